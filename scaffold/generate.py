@@ -1,0 +1,219 @@
+"""Generating a project: plain functions around Copier's Python API.
+
+Nothing here imports JAX; the CLI calls these functions and turns `ScaffoldError`
+into a message and an exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import copier
+import yaml
+from copier.errors import CopierAnswersInterrupt, CopierError
+
+from scaffold.errors import ScaffoldError
+from scaffold.names import (
+    check_package_name,
+    check_project_name,
+    package_name_for,
+)
+
+ANSWERS_FILE = ".copier-answers.yml"
+_CASTS: dict[str, type] = {"int": int, "float": float, "str": str}
+_TYPE_NAMES = {"int": "a whole number", "float": "a number"}
+
+
+def template_root() -> Path:
+    """Returns the folder holding `copier.yml` and `template/`.
+
+    An installed wheel carries them in `scaffold/_template`; a source checkout (an
+    editable install) has them beside the package.
+    """
+    here = Path(__file__).resolve().parent
+    for root in (here / "_template", here.parent):
+        if (root / "copier.yml").is_file() and (root / "template").is_dir():
+            return root
+    raise ScaffoldError(
+        "This installation of jaxscaffold lacks its template; reinstall jaxscaffold."
+    )
+
+
+@functools.cache
+def questions() -> dict[str, dict[str, Any]]:
+    """Returns the questions of `copier.yml` by name, settings (`_...`) left out."""
+    config = yaml.safe_load((template_root() / "copier.yml").read_text())
+    return {
+        name: spec
+        for name, spec in config.items()
+        if not name.startswith("_") and spec.get("when") is not False
+    }
+
+
+def choices(question: str) -> list[str]:
+    """Returns the values a multiple-choice question accepts, in offered order."""
+    return [str(value) for value in questions()[question]["choices"].values()]
+
+
+def parse_data(items: list[str]) -> dict[str, Any]:
+    """Parses `KEY=VALUE` answers, checking each key and casting each value.
+
+    Raises:
+      ScaffoldError: for an item without '=' or a value of the wrong type.
+    """
+    answers: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ScaffoldError(f"--data takes KEY=VALUE, not '{item}'.")
+        kind = questions().get(key, {}).get("type", "str")
+        try:
+            answers[key] = _CASTS.get(kind, str)(value)
+        except ValueError:
+            raise ScaffoldError(
+                f"{key} must be {_TYPE_NAMES.get(kind, kind)}, not '{value}'."
+            ) from None
+    return answers
+
+
+def check_answers(answers: Mapping[str, Any]) -> None:
+    """Refuses an answer to no question, or a choice the question does not offer.
+
+    Copier checks the rest (types and validators) while it renders.
+    """
+    for key, value in answers.items():
+        if key not in questions():
+            known = ", ".join(questions())
+            raise ScaffoldError(
+                f"There is no question '{key}'; the questions are: {known}."
+            )
+        if "choices" in questions()[key] and str(value) not in choices(key):
+            offered = ", ".join(choices(key))
+            raise ScaffoldError(
+                f"Unknown {key.replace('_', ' ')} '{value}'; choose one of: {offered}."
+            )
+
+
+def _check_destination(path: Path) -> None:
+    """Refuses a destination that exists with content or cannot be written."""
+    if path.exists() and not path.is_dir():
+        raise ScaffoldError(f"{path} already exists and is not a folder.")
+    if path.is_dir() and any(path.iterdir()):
+        raise ScaffoldError(
+            f"{path} already exists and is not empty; "
+            "jaxscaffold new never overwrites files, so choose a new folder."
+        )
+    parent = path.parent
+    if not parent.is_dir():
+        raise ScaffoldError(f"The folder {parent} does not exist; create it first.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ScaffoldError(f"The folder {parent} is not writable.")
+
+
+def new_project(path: Path, *, answers: Mapping[str, Any], prompt: bool) -> Path:
+    """Generates a project into `path`, whole or not at all.
+
+    The project is rendered into a hidden folder beside `path` and renamed into place
+    only once every file is written, so a failure or an interrupt leaves nothing
+    behind.
+
+    Args:
+      path: the folder to create; it may exist if it is empty. Its name is the
+        project name unless `answers` says otherwise.
+      answers: answers to Copier's questions; they are never asked.
+      prompt: ask the questions not in `answers` in the terminal; when False, they
+        take their defaults.
+
+    Returns:
+      The absolute path of the generated project.
+
+    Raises:
+      ScaffoldError: if the destination or an answer is not valid, or generation fails.
+    """
+    path = path.expanduser().absolute()
+    data = dict(answers)
+    check_answers(data)
+    data.setdefault("project_name", path.name)
+    data.setdefault("package_name", package_name_for(data["project_name"]))
+    check_project_name(data["project_name"])
+    check_package_name(data["package_name"])
+    _check_destination(path)
+
+    # Made with mkdir, not mkdtemp, so the project gets the usual permissions.
+    staging = path.parent / f".{path.name}.jaxscaffold-{uuid.uuid4().hex[:8]}"
+    try:
+        staging.mkdir()
+    except OSError as error:
+        raise ScaffoldError(
+            f"Cannot write into {path.parent}: {error.strerror}."
+        ) from None
+    try:
+        with tempfile.TemporaryDirectory() as source:
+            # Render from a plain copy: Copier treats a git checkout as a versioned
+            # template and would stamp an unreleased commit into the answers.
+            _copy_template(Path(source))
+            copier.run_copy(
+                source,
+                staging,
+                data=data,
+                defaults=not prompt,
+                quiet=True,
+                cleanup_on_error=False,
+            )
+        _record_source(staging / ANSWERS_FILE)
+        if path.is_dir():
+            path.rmdir()  # Empty, as checked: the rename below needs it gone.
+        staging.rename(path)
+    except CopierAnswersInterrupt:
+        raise ScaffoldError("Cancelled; nothing was written.") from None
+    except ValueError as error:
+        raise ScaffoldError(_answer_error(error)) from None
+    except (CopierError, OSError) as error:
+        raise ScaffoldError(f"Could not generate the project: {error}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def read_answers(project: Path) -> dict[str, Any]:
+    """Returns the answers a generated project was made with."""
+    answers: dict[str, Any] = yaml.safe_load((project / ANSWERS_FILE).read_text())
+    return answers
+
+
+def _copy_template(destination: Path) -> None:
+    """Copies `copier.yml` and `template/` into `destination`, caches left out."""
+    root = template_root()
+    shutil.copy2(root / "copier.yml", destination / "copier.yml")
+    shutil.copytree(
+        root / "template",
+        destination / "template",
+        ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"),
+    )
+
+
+def _record_source(answers_file: Path) -> None:
+    """Records where the template came from, in place of the temporary copy."""
+    lines = answers_file.read_text().splitlines(keepends=True)
+    answers_file.write_text(
+        "".join(
+            f"_src_path: {template_root()}\n" if line.startswith("_src_path:") else line
+            for line in lines
+        )
+    )
+
+
+def _answer_error(error: ValueError) -> str:
+    """Turns Copier's message for a refused answer into one plain sentence."""
+    message = str(error)
+    prefix, sep, reason = message.partition("': ")
+    if sep and prefix.startswith("Validation error for question '"):
+        return reason.strip()
+    return message.rstrip(".") + "."

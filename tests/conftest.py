@@ -1,0 +1,91 @@
+"""Fixtures and helpers shared by the template's tests."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_copie.plugin import Copie
+
+from scaffold.generate import choices
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Every combination of the answers that change generated code.
+COMBINATIONS = [
+    {"model_type": model_type, "optimizer": optimizer}
+    for model_type, optimizer in itertools.product(
+        choices("model_type"), choices("optimizer")
+    )
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Points pytest-copie at this repository, wherever pytest was started."""
+    config.option.template = str(REPO)
+
+
+def combination_id(answers: dict[str, Any]) -> str:
+    """A short test id such as `cnn-adamw`."""
+    return "-".join(str(value) for value in answers.values())
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project generated for a test."""
+
+    path: Path
+    package: str
+    answers: dict[str, Any]
+
+
+def render(copie: Copie, **answers: Any) -> Project:
+    """Renders the template with plain Copier and `answers`, failing on any error."""
+    result = copie.copy(extra_answers=answers)
+    assert result.exception is None, result.exception
+    assert result.exit_code == 0
+    assert result.project_dir is not None
+    return Project(
+        path=result.project_dir,
+        package=str(result.answers["package_name"]),
+        answers=dict(result.answers),
+    )
+
+
+def run(
+    args: list[str], cwd: Path, *, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Runs a command and returns it finished; the caller checks the outcome."""
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+    )
+
+
+def project_env(project: Path) -> dict[str, str]:
+    """The environment for running a generated project from its source folder."""
+    return {**os.environ, "PYTHONPATH": str(project / "src"), "JAX_PLATFORMS": "cpu"}
+
+
+@pytest.fixture(scope="session")
+def generated(copie_session: Copie) -> Iterator[dict[str, Project]]:
+    """Every combination, generated once per session, by combination id."""
+    yield {
+        combination_id(answers): render(
+            copie_session,
+            project_name=f"proj-{combination_id(answers)}",
+            **answers,
+        )
+        for answers in COMBINATIONS
+    }

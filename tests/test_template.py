@@ -1,0 +1,161 @@
+"""Fast tests: render the template with plain Copier and check what comes out."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pytest_copie.plugin import Copie
+
+from tests.conftest import COMBINATIONS, Project, combination_id, render, run
+
+SOURCE_FILES = [
+    "__init__.py",
+    "__main__.py",
+    "checkpoint.py",
+    "cli.py",
+    "config.py",
+    "data.py",
+    "errors.py",
+    "model.py",
+    "train.py",
+]
+TEST_FILES = [
+    "conftest.py",
+    "test_checkpoint.py",
+    "test_cli.py",
+    "test_model.py",
+    "test_train.py",
+]
+
+
+def ruff(project: Path, *args: str) -> None:
+    """Runs ruff in `project` and fails with its report unless it passes."""
+    ruff_bin = shutil.which("ruff")
+    assert ruff_bin, "ruff is not installed; install the test extra"
+    result = run([ruff_bin, *args], cwd=project)
+    assert result.returncode == 0, f"ruff {' '.join(args)}:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
+def test_every_combination_renders_the_full_layout(
+    copie: Copie, answers: dict[str, Any]
+) -> None:
+    project = render(copie, project_name="my-project", **answers)
+    assert project.package == "my_project"
+    package_dir = project.path / "src" / "my_project"
+    assert sorted(p.name for p in package_dir.iterdir()) == SOURCE_FILES
+    assert sorted(p.name for p in (project.path / "tests").iterdir()) == TEST_FILES
+    for name in ("pyproject.toml", "README.md", ".gitignore", ".copier-answers.yml"):
+        assert (project.path / name).is_file(), name
+    leftovers = [p for p in project.path.rglob("*") if p.suffix in {".jinja", ".pyc"}]
+    assert not leftovers, leftovers
+    assert not list(project.path.rglob("__pycache__"))
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
+def test_generated_code_is_lint_clean_and_formatted(
+    copie: Copie, answers: dict[str, Any]
+) -> None:
+    project = render(copie, **answers)
+    ruff(project.path, "check", "--no-cache", ".")
+    ruff(project.path, "format", "--no-cache", "--check", ".")
+
+
+def test_a_long_package_name_still_formats_cleanly(copie: Copie) -> None:
+    project = render(
+        copie,
+        project_name="a-project-with-a-rather-long-name-indeed",
+        model_type="cnn",
+        optimizer="adamw",
+    )
+    ruff(project.path, "check", "--no-cache", ".")
+    ruff(project.path, "format", "--no-cache", "--check", ".")
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
+def test_only_the_chosen_model_and_optimizer_are_generated(
+    copie: Copie, answers: dict[str, Any]
+) -> None:
+    project = render(copie, **answers)
+    source = project.path / "src" / project.package
+    model = (source / "model.py").read_text()
+    train = (source / "train.py").read_text()
+    config = (source / "config.py").read_text()
+    model_class = {"mlp": "class MLP(", "cnn": "class CNN("}
+    for model_type, class_line in model_class.items():
+        assert (class_line in model) == (model_type == answers["model_type"])
+    optimizer_call = {
+        "adam": "optax.adam(",
+        "adamw": "optax.adamw(",
+        "sgd": "optax.sgd(",
+    }
+    for optimizer, call in optimizer_call.items():
+        assert (call in train) == (optimizer == answers["optimizer"])
+    assert ("hidden_sizes" in config) == (answers["model_type"] == "mlp")
+    assert ("momentum" in config) == (answers["optimizer"] == "sgd")
+    assert ("weight_decay" in config) == (answers["optimizer"] == "adamw")
+
+
+def test_answers_become_the_config_defaults(copie: Copie) -> None:
+    project = render(
+        copie, epochs=7, batch_size=48, learning_rate=0.003, seed=11, optimizer="adam"
+    )
+    config = (project.path / "src" / project.package / "config.py").read_text()
+    assert "learning_rate: float = 0.003\n" in config
+    assert "batch_size: int = 48\n" in config
+    assert "num_epochs: int = 7\n" in config
+    assert "seed: int = 11\n" in config
+
+
+def test_sgd_defaults_to_a_larger_learning_rate(copie: Copie) -> None:
+    project = render(copie, optimizer="sgd")
+    assert project.answers["learning_rate"] == pytest.approx(0.05)
+
+
+def test_answers_file_records_every_answer(copie: Copie) -> None:
+    project = render(copie, project_name="demo", model_type="cnn", optimizer="sgd")
+    recorded = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
+    assert recorded["_src_path"]
+    for key in ("project_name", "package_name", "model_type", "optimizer", "epochs"):
+        assert recorded[key] == project.answers[key], key
+    assert "reserved_package_names" not in recorded
+
+
+def test_project_name_gives_the_package_name_and_command(copie: Copie) -> None:
+    project = render(copie, project_name="My-Cool.Project")
+    assert project.package == "my_cool_project"
+    pyproject = (project.path / "pyproject.toml").read_text()
+    assert 'name = "My-Cool.Project"' in pyproject
+    assert 'my_cool_project = "my_cool_project.cli:main"' in pyproject
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"package_name": "class"}, "is a Python keyword"),
+        ({"package_name": "1abc"}, "is not a valid package name"),
+        ({"package_name": "My-Package"}, "is not a valid package name"),
+        ({"package_name": "jax"}, "would shadow"),
+        ({"package_name": "json"}, "would shadow"),
+        ({"package_name": "tests"}, "would shadow"),
+        ({"project_name": "1abc"}, "must start with a letter"),
+        ({"epochs": 0}, "at least 1"),
+        ({"epochs": -3}, "at least 1"),
+        ({"batch_size": 0}, "at least 1"),
+        ({"learning_rate": 0}, "greater than 0"),
+        ({"seed": -1}, "at least 0"),
+        ({"model_type": "rnn"}, "Invalid choice"),
+        ({"optimizer": "lion"}, "Invalid choice"),
+    ],
+)
+def test_plain_copier_refuses_bad_answers(
+    copie: Copie, answers: dict[str, Any], message: str
+) -> None:
+    result = copie.copy(extra_answers={"project_name": "ok", **answers})
+    assert result.exception is not None
+    assert message in str(result.exception)
+    assert result.project_dir is None or not any(result.project_dir.iterdir())
