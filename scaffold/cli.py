@@ -125,7 +125,9 @@ def new(
     ] = None,
     package_name: Annotated[
         str | None,
-        typer.Option(help="Import name of the package (default: from the folder name)."),
+        typer.Option(
+            help="Import name of the package (default: from the folder name)."
+        ),
     ] = None,
     defaults: Annotated[
         bool,

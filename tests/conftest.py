@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,11 @@ def render(copie: Copie, **answers: Any) -> Project:
 
 
 def run(
-    args: list[str], cwd: Path, *, timeout: float = 600, env: dict[str, str] | None = None
+    args: list[str],
+    cwd: Path,
+    *,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Runs a command and returns it finished; the caller checks the outcome."""
     return subprocess.run(
@@ -79,9 +82,9 @@ def project_env(project: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def generated(copie_session: Copie) -> Iterator[dict[str, Project]]:
+def generated(copie_session: Copie) -> dict[str, Project]:
     """Every combination, generated once per session, by combination id."""
-    yield {
+    return {
         combination_id(answers): render(
             copie_session,
             project_name=f"proj-{combination_id(answers)}",

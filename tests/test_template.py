@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pytest_copie.plugin import Copie
 
-from tests.conftest import COMBINATIONS, Project, combination_id, render, run
+from tests.conftest import COMBINATIONS, combination_id, render, run
 
 SOURCE_FILES = [
     "__init__.py",
@@ -37,7 +37,9 @@ def ruff(project: Path, *args: str) -> None:
     ruff_bin = shutil.which("ruff")
     assert ruff_bin, "ruff is not installed; install the test extra"
     result = run([ruff_bin, *args], cwd=project)
-    assert result.returncode == 0, f"ruff {' '.join(args)}:\n{result.stdout}{result.stderr}"
+    assert result.returncode == 0, (
+        f"ruff {' '.join(args)}:\n{result.stdout}{result.stderr}"
+    )
 
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)

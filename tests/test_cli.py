@@ -1,0 +1,235 @@
+"""Tests of the `jaxscaffold` command line, through Typer's test runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+import yaml
+from copier.errors import CopierAnswersInterrupt
+from typer.testing import CliRunner
+
+import scaffold
+from scaffold.cli import app
+
+runner = CliRunner()
+
+
+def new(*args: str) -> Any:
+    """Runs `jaxscaffold new`; stdin is not a terminal, so nothing is asked."""
+    return runner.invoke(app, ["new", *args])
+
+
+def answers_of(project: Path) -> dict[str, Any]:
+    """The answers recorded in a generated project."""
+    recorded: dict[str, Any] = yaml.safe_load(
+        (project / ".copier-answers.yml").read_text()
+    )
+    return recorded
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"jaxscaffold {scaffold.__version__}\n"
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_help_lists_the_options(flag: str) -> None:
+    result = runner.invoke(app, ["new", flag])
+    assert result.exit_code == 0, result.output
+    for option in ("--model-type", "--optimizer", "--epochs", "--defaults", "--data"):
+        assert option in result.stdout
+
+
+def test_new_writes_a_project_with_the_given_answers(tmp_path: Path) -> None:
+    target = tmp_path / "my-proj"
+    result = new(
+        str(target),
+        "--model-type=cnn",
+        "--optimizer=adamw",
+        "--epochs=10",
+        "--batch-size=64",
+        "--learning-rate=0.002",
+        "--seed=3",
+        "--data",
+        "description=Digits with a CNN",
+    )
+    assert result.exit_code == 0, result.output
+    assert "my_proj train" in result.stdout
+    answers = answers_of(target)
+    assert answers["project_name"] == "my-proj"
+    assert answers["package_name"] == "my_proj"
+    assert answers["model_type"] == "cnn"
+    assert answers["optimizer"] == "adamw"
+    assert answers["epochs"] == 10
+    assert answers["batch_size"] == 64
+    assert answers["learning_rate"] == pytest.approx(0.002)
+    assert answers["seed"] == 3
+    assert answers["description"] == "Digits with a CNN"
+    assert (target / "src" / "my_proj" / "train.py").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my-proj"]
+    # The project gets ordinary permissions, not those of a private temp folder.
+    assert (target.stat().st_mode & 0o777) == (0o777 & ~_umask())
+
+
+def _umask() -> int:
+    """The process's umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_without_flags_defaults_are_taken(tmp_path: Path) -> None:
+    result = new(str(tmp_path / "plain"), "--defaults")
+    assert result.exit_code == 0, result.output
+    answers = answers_of(tmp_path / "plain")
+    assert (answers["model_type"], answers["optimizer"]) == ("mlp", "adam")
+
+
+def test_package_name_can_be_chosen(tmp_path: Path) -> None:
+    result = new(str(tmp_path / "proj"), "-y", "--package-name", "digits_model")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "proj" / "src" / "digits_model").is_dir()
+
+
+def test_an_empty_existing_folder_is_used(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = new(str(tmp_path / "empty"), "-y")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "empty" / "pyproject.toml").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["class"], "'class' is a Python keyword"),
+        (["1abc"], "'1abc' is not a valid project name"),
+        (["jax"], "would shadow the package 'jax'"),
+        (["flax"], "would shadow the package 'flax'"),
+        (["optax"], "would shadow the package 'optax'"),
+        (["test"], "reserved for the project's layout"),
+        (["json"], "would shadow the standard-library module"),
+        (["ok", "--package-name", "os"], "would shadow the standard-library module"),
+        (["ok", "--epochs", "0"], "'--epochs'"),
+        (["ok", "--epochs", "-3"], "'--epochs'"),
+        (["ok", "--epochs", "abc"], "'--epochs'"),
+        (["ok", "--batch-size", "0"], "'--batch-size'"),
+        (["ok", "--learning-rate", "0"], "The learning rate must be greater than 0."),
+        (["ok", "--learning-rate", "abc"], "'--learning-rate'"),
+        (["ok", "--model-type", "rnn"], "Unknown model type 'rnn'"),
+        (["ok", "--optimizer", "lion"], "Unknown optimizer 'lion'"),
+        (["ok", "--data", "colour=red"], "There is no question 'colour'"),
+        (["ok", "--data", "epochs=abc"], "epochs must be a whole number, not 'abc'."),
+        (["ok", "--data", "epochs=0"], "Epochs must be a whole number of at least 1."),
+        (["ok", "--data", "noequals"], "--data takes KEY=VALUE"),
+        ([], "Missing argument"),
+    ],
+)
+def test_bad_input_fails_with_one_line_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = new(*args, "--defaults")
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert message in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_with_files_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "mine"
+    target.mkdir()
+    (target / "notes.txt").write_text("my notes\n")
+    result = new(str(target), "-y")
+    assert result.exit_code == 1
+    assert "already exists and is not empty" in result.stderr
+    assert [p.name for p in target.iterdir()] == ["notes.txt"]
+    assert (target / "notes.txt").read_text() == "my notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+
+
+def test_an_existing_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("data\n")
+    result = new(str(tmp_path / "taken"), "-y")
+    assert result.exit_code == 1
+    assert "is not a folder" in result.stderr
+    assert (tmp_path / "taken").read_text() == "data\n"
+
+
+def test_a_missing_parent_folder_is_refused(tmp_path: Path) -> None:
+    result = new(str(tmp_path / "missing" / "proj"), "-y")
+    assert result.exit_code == 1
+    assert "does not exist" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_an_unwritable_parent_folder_is_refused(tmp_path: Path) -> None:
+    parent = tmp_path / "locked"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        result = new(str(parent / "proj"), "-y")
+    finally:
+        parent.chmod(0o755)
+    assert result.exit_code == 1
+    assert "is not writable" in result.stderr
+    assert list(parent.iterdir()) == []
+
+
+def test_a_parent_where_no_folder_can_be_made_is_refused(tmp_path: Path) -> None:
+    # /proc refuses new folders even to root.
+    if not Path("/proc/self").is_dir():
+        pytest.skip("needs Linux's /proc")
+    result = new("/proc/jaxscaffold-test-project", "-y")
+    assert result.exit_code == 1
+    assert "Cannot write into /proc" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (CopierAnswersInterrupt(None, None, None), "Cancelled; nothing was written."),  # type: ignore[arg-type]
+        (OSError(28, "No space left on device"), "No space left on device"),
+    ],
+)
+def test_a_failure_while_rendering_leaves_nothing_behind(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: BaseException,
+    message: str,
+) -> None:
+    def half_then_fail(src_path: str, dst_path: Path, **kwargs: Any) -> NoReturn:
+        (Path(dst_path) / "pyproject.toml").write_text("half-written\n")
+        raise error
+
+    monkeypatch.setattr("scaffold.generate.copier.run_copy", half_then_fail)
+    result = new(str(tmp_path / "proj"), "-y")
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_never_imports_jax(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from scaffold.cli import app\n"
+        f"result = CliRunner().invoke(app, ['new', {str(tmp_path / 'p')!r}, '-y'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "heavy = {'jax', 'jaxlib', 'flax', 'optax', 'orbax', 'numpy'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
