@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -211,7 +214,7 @@ def test_a_failure_while_rendering_leaves_nothing_behind(
         (Path(dst_path) / "pyproject.toml").write_text("half-written\n")
         raise error
 
-    monkeypatch.setattr("scaffold.generate.copier.run_copy", half_then_fail)
+    monkeypatch.setattr("copier.run_copy", half_then_fail)
     result = new(str(tmp_path / "proj"), "-y")
     assert result.exit_code == 1
     assert message in result.stderr
@@ -233,3 +236,39 @@ def test_the_cli_never_imports_jax(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_in_a_terminal_only_unanswered_questions_are_asked(tmp_path: Path) -> None:
+    pid, terminal = pty.fork()
+    if pid == 0:  # The child: jaxscaffold in a terminal, as a person runs it.
+        try:
+            os.chdir(tmp_path)
+            os.execv(  # noqa: S606 - runs this interpreter directly, no shell.
+                sys.executable,
+                [sys.executable, "-m", "scaffold", "new", "proj", "--model-type=cnn"],
+            )
+        finally:
+            os._exit(127)  # Only if exec failed: never return into pytest.
+    screen = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([terminal], [], [], 0.5)
+        if not ready:
+            os.write(terminal, b"\r")  # Waiting at a prompt: take its default.
+            continue
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # The child closed the terminal: it has finished.
+            break
+        if not chunk:
+            break
+        screen += chunk
+    _, status = os.waitpid(pid, 0)
+    text = screen.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "Default number of training epochs" in text
+    assert "Optax optimizer" in text
+    assert "Model to train" not in text  # Given as a flag.
+    answers = answers_of(tmp_path / "proj")
+    assert (answers["model_type"], answers["optimizer"]) == ("cnn", "adam")
