@@ -27,6 +27,8 @@ TEST_FILES = [
     "conftest.py",
     "test_checkpoint.py",
     "test_cli.py",
+    "test_config.py",
+    "test_data.py",
     "test_model.py",
     "test_train.py",
 ]
