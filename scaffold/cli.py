@@ -103,6 +103,10 @@ def new(
             show_default=False,
         ),
     ],
+    framework: Annotated[
+        str | None,
+        typer.Option(help=f"Library: {' | '.join(choices('framework'))}."),
+    ] = None,
     model_type: Annotated[
         str | None,
         typer.Option(help=f"Model: {' | '.join(choices('model_type'))}."),
@@ -153,6 +157,7 @@ def new(
     otherwise (or with --defaults) they take their defaults.
     """
     flags = {
+        "framework": framework,
         "model_type": model_type,
         "optimizer": optimizer,
         "epochs": epochs,

@@ -16,12 +16,19 @@ from scaffold.generate import choices
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Every combination of the answers that change generated code.
+# Every combination of the answers that change generated code: rendered and linted.
 COMBINATIONS = [
-    {"model_type": model_type, "optimizer": optimizer}
-    for model_type, optimizer in itertools.product(
-        choices("model_type"), choices("optimizer")
+    {"framework": framework, "model_type": model_type, "optimizer": optimizer}
+    for framework, model_type, optimizer in itertools.product(
+        choices("framework"), choices("model_type"), choices("optimizer")
     )
+]
+# The combinations whose generated suites run: every framework with every model, and
+# every optimizer with every framework (the optimizer's code lives in train.py).
+SUITE_COMBINATIONS = [
+    answers
+    for answers in COMBINATIONS
+    if answers["optimizer"] == "adam" or answers["model_type"] == "mlp"
 ]
 
 
@@ -82,13 +89,24 @@ def project_env(project: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def rendered(copie_session: Copie) -> dict[str, Project]:
+    """Every combination, rendered once per session, by id; tests must not edit them."""
+    return {
+        combination_id(answers): render(
+            copie_session, project_name="my-project", **answers
+        )
+        for answers in COMBINATIONS
+    }
+
+
+@pytest.fixture(scope="session")
 def generated(copie_session: Copie) -> dict[str, Project]:
-    """Every combination, generated once per session, by combination id."""
+    """The combinations whose suites run, generated once per session, by id."""
     return {
         combination_id(answers): render(
             copie_session,
             project_name=f"proj-{combination_id(answers)}",
             **answers,
         )
-        for answers in COMBINATIONS
+        for answers in SUITE_COMBINATIONS
     }

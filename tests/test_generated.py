@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import time
 
 import pytest
 
-from tests.conftest import COMBINATIONS, Project, combination_id, project_env, run
+from scaffold.generate import choices
+from tests.conftest import (
+    SUITE_COMBINATIONS,
+    Project,
+    combination_id,
+    project_env,
+    run,
+)
 
 pytestmark = pytest.mark.slow
 
-ACCURACY_TARGET = 0.97
-SECONDS_TARGET = 60
+FRAMEWORKS = choices("framework")
+MODEL_TYPES = choices("model_type")
+# Test accuracy every default run reaches on digits; the MLP and CNN reach more.
+ACCURACY_TARGET = {"mlp": 0.97, "cnn": 0.97, "resnet": 0.95, "vit": 0.95}
 
 
-@pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
+@pytest.mark.parametrize("answers", SUITE_COMBINATIONS, ids=combination_id)
 def test_generated_suite_passes(
     generated: dict[str, Project], answers: dict[str, str]
 ) -> None:
@@ -33,11 +43,13 @@ def test_generated_suite_passes(
     assert " skipped" not in report
 
 
-@pytest.mark.parametrize("model_type", ["mlp", "cnn"])
+@pytest.mark.parametrize(
+    ("framework", "model_type"), list(itertools.product(FRAMEWORKS, MODEL_TYPES))
+)
 def test_default_training_reaches_the_accuracy_target(
-    generated: dict[str, Project], model_type: str
+    generated: dict[str, Project], framework: str, model_type: str
 ) -> None:
-    project = generated[f"{model_type}-adam"]
+    project = generated[f"{framework}-{model_type}-adam"]
     workdir = project.path / "runs" / "acceptance"
     start = time.perf_counter()
     result = run(
@@ -53,9 +65,9 @@ def test_default_training_reaches_the_accuracy_target(
     ]
     assert len(records) == project.answers["epochs"]
     final = records[-1]
-    assert final["test_accuracy"] >= ACCURACY_TARGET, final
+    assert final["test_accuracy"] >= ACCURACY_TARGET[model_type], final
     # Printed for the log; the timing target is reported, not asserted.
-    print(f"{model_type}: {final['test_accuracy']:.4f} in {seconds:.1f} s")
+    print(f"{framework} {model_type}: {final['test_accuracy']:.4f} in {seconds:.1f} s")
 
     result = run(
         [sys.executable, "-m", project.package, "evaluate", "--workdir", str(workdir)],

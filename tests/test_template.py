@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pytest_copie.plugin import Copie
 
-from tests.conftest import COMBINATIONS, combination_id, render, run
+from tests.conftest import COMBINATIONS, Project, combination_id, render, run
 
 SOURCE_FILES = [
     "__init__.py",
@@ -20,6 +20,7 @@ SOURCE_FILES = [
     "config.py",
     "data.py",
     "errors.py",
+    "loop.py",
     "model.py",
     "train.py",
 ]
@@ -29,6 +30,7 @@ TEST_FILES = [
     "test_cli.py",
     "test_config.py",
     "test_data.py",
+    "test_loop.py",
     "test_model.py",
     "test_train.py",
 ]
@@ -46,13 +48,17 @@ def ruff(project: Path, *args: str) -> None:
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
 def test_every_combination_renders_the_full_layout(
-    copie: Copie, answers: dict[str, Any]
+    rendered: dict[str, Project], answers: dict[str, Any]
 ) -> None:
-    project = render(copie, project_name="my-project", **answers)
+    project = rendered[combination_id(answers)]
     assert project.package == "my_project"
     package_dir = project.path / "src" / "my_project"
-    assert sorted(p.name for p in package_dir.iterdir()) == SOURCE_FILES
-    assert sorted(p.name for p in (project.path / "tests").iterdir()) == TEST_FILES
+    vit = answers["model_type"] == "vit"
+    expected = SOURCE_FILES + (["patches.py"] if vit else [])
+    assert sorted(p.name for p in package_dir.iterdir()) == sorted(expected)
+    expected_tests = TEST_FILES + (["test_patches.py"] if vit else [])
+    tests = sorted(p.name for p in (project.path / "tests").iterdir())
+    assert tests == sorted(expected_tests)
     for name in ("pyproject.toml", "README.md", ".gitignore", ".copier-answers.yml"):
         assert (project.path / name).is_file(), name
     leftovers = [p for p in project.path.rglob("*") if p.suffix in {".jinja", ".pyc"}]
@@ -62,18 +68,23 @@ def test_every_combination_renders_the_full_layout(
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
 def test_generated_code_is_lint_clean_and_formatted(
-    copie: Copie, answers: dict[str, Any]
+    rendered: dict[str, Project], answers: dict[str, Any]
 ) -> None:
-    project = render(copie, **answers)
+    project = rendered[combination_id(answers)]
     ruff(project.path, "check", "--no-cache", ".")
     ruff(project.path, "format", "--no-cache", "--check", ".")
 
 
-def test_a_long_package_name_still_formats_cleanly(copie: Copie) -> None:
+@pytest.mark.parametrize("framework", ["flax-nnx", "flax-linen", "equinox"])
+@pytest.mark.parametrize("model_type", ["resnet", "vit"])
+def test_a_long_package_name_still_formats_cleanly(
+    copie: Copie, framework: str, model_type: str
+) -> None:
     project = render(
         copie,
         project_name="a-project-with-a-rather-long-name-indeed",
-        model_type="cnn",
+        framework=framework,
+        model_type=model_type,
         optimizer="adamw",
     )
     ruff(project.path, "check", "--no-cache", ".")
@@ -82,16 +93,32 @@ def test_a_long_package_name_still_formats_cleanly(copie: Copie) -> None:
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
 def test_only_the_chosen_model_and_optimizer_are_generated(
-    copie: Copie, answers: dict[str, Any]
+    rendered: dict[str, Project], answers: dict[str, Any]
 ) -> None:
-    project = render(copie, **answers)
+    project = rendered[combination_id(answers)]
     source = project.path / "src" / project.package
     model = (source / "model.py").read_text()
     train = (source / "train.py").read_text()
     config = (source / "config.py").read_text()
-    model_class = {"mlp": "class MLP(", "cnn": "class CNN("}
+    model_class = {
+        "mlp": "class MLP(",
+        "cnn": "class CNN(",
+        "resnet": "class ResNet(",
+        "vit": "class ViT(",
+    }
     for model_type, class_line in model_class.items():
         assert (class_line in model) == (model_type == answers["model_type"])
+    framework_import = {
+        "flax-nnx": "from flax import nnx\n",
+        "flax-linen": "import flax.linen as nn\n",
+        "equinox": "import equinox as eqx\n",
+    }
+    for framework, import_line in framework_import.items():
+        chosen = framework == answers["framework"]
+        assert (import_line in model) == chosen, framework
+        # The loop, data and config are shared and import no framework.
+        for shared in ("loop.py", "data.py", "config.py", "cli.py", "checkpoint.py"):
+            assert import_line not in (source / shared).read_text(), shared
     optimizer_call = {
         "adam": "optax.adam(",
         "adamw": "optax.adamw(",
@@ -100,6 +127,8 @@ def test_only_the_chosen_model_and_optimizer_are_generated(
     for optimizer, call in optimizer_call.items():
         assert (call in train) == (optimizer == answers["optimizer"])
     assert ("hidden_sizes" in config) == (answers["model_type"] == "mlp")
+    assert ("stage_widths" in config) == (answers["model_type"] == "resnet")
+    assert ("patch_size" in config) == (answers["model_type"] == "vit")
     assert ("momentum" in config) == (answers["optimizer"] == "sgd")
     assert ("weight_decay" in config) == (answers["optimizer"] == "adamw")
 
