@@ -22,6 +22,7 @@ SOURCE_FILES = [
     "errors.py",
     "loop.py",
     "model.py",
+    "optimizer.py",
     "train.py",
 ]
 TEST_FILES = [
@@ -98,7 +99,7 @@ def test_only_the_chosen_model_and_optimizer_are_generated(
     project = rendered[combination_id(answers)]
     source = project.path / "src" / project.package
     model = (source / "model.py").read_text()
-    train = (source / "train.py").read_text()
+    optimizer_module = (source / "optimizer.py").read_text()
     config = (source / "config.py").read_text()
     model_class = {
         "mlp": "class MLP(",
@@ -117,7 +118,14 @@ def test_only_the_chosen_model_and_optimizer_are_generated(
         chosen = framework == answers["framework"]
         assert (import_line in model) == chosen, framework
         # The loop, data and config are shared and import no framework.
-        for shared in ("loop.py", "data.py", "config.py", "cli.py", "checkpoint.py"):
+        for shared in (
+            "checkpoint.py",
+            "cli.py",
+            "config.py",
+            "data.py",
+            "loop.py",
+            "optimizer.py",
+        ):
             assert import_line not in (source / shared).read_text(), shared
     optimizer_call = {
         "adam": "optax.adam(",
@@ -125,7 +133,7 @@ def test_only_the_chosen_model_and_optimizer_are_generated(
         "sgd": "optax.sgd(",
     }
     for optimizer, call in optimizer_call.items():
-        assert (call in train) == (optimizer == answers["optimizer"])
+        assert (call in optimizer_module) == (optimizer == answers["optimizer"])
     assert ("hidden_sizes" in config) == (answers["model_type"] == "mlp")
     assert ("stage_widths" in config) == (answers["model_type"] == "resnet")
     assert ("patch_size" in config) == (answers["model_type"] == "vit")
