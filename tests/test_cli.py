@@ -127,6 +127,8 @@ def test_an_empty_existing_folder_is_used(tmp_path: Path) -> None:
         (["ok", "--learning-rate", "nan"], "must be a finite number greater than 0."),
         (["ok", "--learning-rate", "abc"], "'--learning-rate'"),
         (["ok", "--model-type", "rnn"], "Unknown model type 'rnn'"),
+        (["ok", "--framework", "pytorch"], "Unknown framework 'pytorch'"),
+        (["ok", "-d", 'description=say "hi"'], "without double quotes or backslashes"),
         (["ok", "--optimizer", "lion"], "Unknown optimizer 'lion'"),
         (["ok", "--data", "colour=red"], "There is no question 'colour'"),
         (["ok", "--data", "epochs=abc"], "epochs must be a whole number, not 'abc'."),
