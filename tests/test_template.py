@@ -23,6 +23,7 @@ SOURCE_FILES = [
     "loop.py",
     "model.py",
     "optimizer.py",
+    "plot.py",
     "train.py",
 ]
 TEST_FILES = [
@@ -33,6 +34,7 @@ TEST_FILES = [
     "test_data.py",
     "test_loop.py",
     "test_model.py",
+    "test_plot.py",
     "test_train.py",
 ]
 
@@ -125,6 +127,7 @@ def test_only_the_chosen_model_and_optimizer_are_generated(
             "data.py",
             "loop.py",
             "optimizer.py",
+            "plot.py",
         ):
             assert import_line not in (source / shared).read_text(), shared
     optimizer_call = {
