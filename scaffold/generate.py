@@ -171,8 +171,11 @@ def new_project(path: Path, *, answers: Mapping[str, Any], prompt: bool) -> Path
             )
         _record_source(staging / ANSWERS_FILE)
         if path.is_dir():
-            path.rmdir()  # Empty, as checked: the rename below needs it gone.
-        staging.rename(path)
+            # Empty, as checked. Fill it rather than replace it: a shell may be in it.
+            for entry in staging.iterdir():
+                entry.rename(path / entry.name)
+        else:
+            staging.rename(path)
     except CopierAnswersInterrupt:
         raise ScaffoldError("Cancelled; nothing was written.") from None
     except ValueError as error:

@@ -100,11 +100,20 @@ def test_package_name_can_be_chosen(tmp_path: Path) -> None:
     assert (tmp_path / "proj" / "src" / "digits_model").is_dir()
 
 
-def test_an_empty_existing_folder_is_used(tmp_path: Path) -> None:
-    (tmp_path / "empty").mkdir()
-    result = new(str(tmp_path / "empty"), "-y")
+def test_an_empty_existing_folder_is_filled_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "empty"
+    target.mkdir()
+    inode = target.stat().st_ino
+    monkeypatch.chdir(target)  # As after `mkdir empty && cd empty`.
+    result = new(".", "-y")
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "empty" / "pyproject.toml").is_file()
+    assert (target / "pyproject.toml").is_file()
+    assert (target / "src" / "empty" / "train.py").is_file()
+    # The same folder, not a new one in its place, and nothing left beside it.
+    assert target.stat().st_ino == inode
+    assert [p.name for p in tmp_path.iterdir()] == ["empty"]
 
 
 @pytest.mark.parametrize(
