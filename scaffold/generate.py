@@ -118,9 +118,9 @@ def _check_destination(path: Path) -> None:
 def new_project(path: Path, *, answers: Mapping[str, Any], prompt: bool) -> Path:
     """Generates a project into `path`, whole or not at all.
 
-    The project is rendered into a hidden folder beside `path` and renamed into place
-    only once every file is written, so a failure or an interrupt leaves nothing
-    behind.
+    The project is rendered into a hidden folder beside `path` and moved into place
+    only once every file is written (renamed, or for an existing empty folder moved
+    into it entry by entry), so a failure or an interrupt leaves nothing behind.
 
     Args:
       path: the folder to create; it may exist if it is empty. Its name is the
@@ -172,8 +172,7 @@ def new_project(path: Path, *, answers: Mapping[str, Any], prompt: bool) -> Path
         _record_source(staging / ANSWERS_FILE)
         if path.is_dir():
             # Empty, as checked. Fill it rather than replace it: a shell may be in it.
-            for entry in staging.iterdir():
-                entry.rename(path / entry.name)
+            _move_entries(staging, path)
         else:
             staging.rename(path)
     except CopierAnswersInterrupt:
@@ -185,6 +184,23 @@ def new_project(path: Path, *, answers: Mapping[str, Any], prompt: bool) -> Path
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def _move_entries(source: Path, destination: Path) -> None:
+    """Moves everything in `source` into the empty `destination`, or nothing."""
+    moved: list[Path] = []
+    try:
+        for entry in sorted(source.iterdir()):
+            target = destination / entry.name
+            entry.rename(target)
+            moved.append(target)
+    except OSError:
+        for target in moved:  # Leave the folder empty, as it was.
+            if target.is_dir():
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
+        raise
 
 
 def read_answers(project: Path) -> dict[str, Any]:

@@ -172,6 +172,30 @@ def test_a_folder_with_files_is_refused_and_left_untouched(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
 
 
+def test_a_failure_while_filling_an_empty_folder_leaves_it_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "empty"
+    target.mkdir()
+    real_rename = Path.rename
+    moved: list[Path] = []
+
+    def rename_then_fail(self: Path, destination: Path) -> Path:
+        if Path(destination).parent == target and moved:
+            raise OSError(28, "No space left on device")
+        if Path(destination).parent == target:
+            moved.append(Path(destination))
+        return real_rename(self, destination)
+
+    monkeypatch.setattr(Path, "rename", rename_then_fail)
+    result = new(str(target), "-y")
+    assert result.exit_code == 1
+    assert "No space left on device" in result.stderr
+    assert moved, "the failure should come after the first entry was moved"
+    assert list(target.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["empty"]
+
+
 def test_an_existing_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("data\n")
     result = new(str(tmp_path / "taken"), "-y")
