@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import stat
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -111,7 +112,10 @@ def _check_destination(path: Path) -> None:
     parent = path.parent
     if not parent.is_dir():
         raise ScaffoldError(f"The folder {parent} does not exist; create it first.")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    # Root may write anywhere, but a folder with no write bit is read-only on
+    # purpose: it is refused for everyone, as `rm` asks before removing such files.
+    read_only = not parent.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    if read_only or not os.access(parent, os.W_OK | os.X_OK):
         raise ScaffoldError(f"The folder {parent} is not writable.")
 
 

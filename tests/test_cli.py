@@ -211,8 +211,8 @@ def test_a_missing_parent_folder_is_refused(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_an_unwritable_parent_folder_is_refused(tmp_path: Path) -> None:
+    # Refused for root too: a folder without write bits is read-only on purpose.
     parent = tmp_path / "locked"
     parent.mkdir()
     parent.chmod(0o555)
@@ -225,13 +225,25 @@ def test_an_unwritable_parent_folder_is_refused(tmp_path: Path) -> None:
     assert list(parent.iterdir()) == []
 
 
-def test_a_parent_where_no_folder_can_be_made_is_refused(tmp_path: Path) -> None:
-    # /proc refuses new folders even to root.
+def test_a_parent_where_no_folder_can_be_made_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_space(self: Path, *args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "mkdir", no_space)
+    result = new(str(tmp_path / "proj"), "-y")
+    assert result.exit_code == 1
+    assert f"Cannot write into {tmp_path}: No space left on device." in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_system_folder_is_refused() -> None:
     if not Path("/proc/self").is_dir():
         pytest.skip("needs Linux's /proc")
     result = new("/proc/jaxscaffold-test-project", "-y")
     assert result.exit_code == 1
-    assert "Cannot write into /proc" in result.stderr
+    assert "The folder /proc is not writable." in result.stderr
 
 
 @pytest.mark.parametrize(
