@@ -30,6 +30,7 @@ _CASTS: dict[str, type] = {"int": int, "float": float, "str": str}
 _TYPE_NAMES = {"int": "a whole number", "float": "a number"}
 
 
+@functools.cache
 def template_root() -> Path:
     """Returns the folder holding `copier.yml` and `template/`.
 
