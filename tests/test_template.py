@@ -15,6 +15,7 @@ from tests.conftest import COMBINATIONS, Project, combination_id, render, run
 SOURCE_FILES = [
     "__init__.py",
     "__main__.py",
+    "bench.py",
     "checkpoint.py",
     "cli.py",
     "config.py",
@@ -28,6 +29,7 @@ SOURCE_FILES = [
 ]
 TEST_FILES = [
     "conftest.py",
+    "test_bench.py",
     "test_checkpoint.py",
     "test_cli.py",
     "test_config.py",
