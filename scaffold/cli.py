@@ -115,6 +115,12 @@ def new(
         str | None,
         typer.Option(help=f"Optax optimizer: {' | '.join(choices('optimizer'))}."),
     ] = None,
+    lr_schedule: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Learning-rate schedule: {' | '.join(choices('lr_schedule'))}."
+        ),
+    ] = None,
     epochs: Annotated[
         int | None, typer.Option(min=1, help="Default number of training epochs.")
     ] = None,
@@ -122,7 +128,8 @@ def new(
         int | None, typer.Option(min=1, help="Default examples per training step.")
     ] = None,
     learning_rate: Annotated[
-        float | None, typer.Option(help="Default learning rate (greater than 0).")
+        float | None,
+        typer.Option(help="Default peak learning rate (default: the optimizer's)."),
     ] = None,
     seed: Annotated[
         int | None, typer.Option(min=0, help="Default random seed.")
@@ -160,6 +167,7 @@ def new(
         "framework": framework,
         "model_type": model_type,
         "optimizer": optimizer,
+        "lr_schedule": lr_schedule,
         "epochs": epochs,
         "batch_size": batch_size,
         "learning_rate": learning_rate,

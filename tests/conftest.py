@@ -23,13 +23,24 @@ COMBINATIONS = [
         choices("framework"), choices("model_type"), choices("optimizer")
     )
 ]
-# The combinations whose generated suites run: every framework with every model, and
-# the other optimizers once (their code is the framework-neutral optimizer.py).
+# The combinations whose generated suites run: every framework with every model under
+# Adam, and each other optimizer once, each with another framework and model, so the
+# optimizers meet every kind of parameter tree (NNX state, Linen dicts, Equinox
+# modules; convolution kernels, batch norm, attention).
+OTHER_OPTIMIZER_SUITES = {
+    "adamw": ("flax-linen", "cnn"),
+    "sgd": ("equinox", "resnet"),
+    "lion": ("flax-nnx", "vit"),
+    "adafactor": ("flax-linen", "mlp"),
+    "rmsprop": ("equinox", "cnn"),
+    "muon": ("flax-nnx", "resnet"),
+}
 SUITE_COMBINATIONS = [
     answers
     for answers in COMBINATIONS
     if answers["optimizer"] == "adam"
-    or (answers["framework"], answers["model_type"]) == ("flax-nnx", "mlp")
+    or OTHER_OPTIMIZER_SUITES.get(answers["optimizer"])
+    == (answers["framework"], answers["model_type"])
 ]
 
 

@@ -8,13 +8,16 @@ import sys
 import time
 
 import pytest
+from pytest_copie.plugin import Copie
 
 from scaffold.generate import choices
 from tests.conftest import (
+    OTHER_OPTIMIZER_SUITES,
     SUITE_COMBINATIONS,
     Project,
     combination_id,
     project_env,
+    render,
     run,
 )
 
@@ -22,6 +25,7 @@ pytestmark = pytest.mark.slow
 
 FRAMEWORKS = choices("framework")
 MODEL_TYPES = choices("model_type")
+OPTIMIZERS = choices("optimizer")
 # Test accuracy every default run reaches on digits; the MLP and CNN reach more.
 ACCURACY_TARGET = {"mlp": 0.97, "cnn": 0.97, "resnet": 0.95, "vit": 0.95}
 
@@ -78,3 +82,49 @@ def test_default_training_reaches_the_accuracy_target(
     evaluated = json.loads(result.stdout)
     assert evaluated["test_accuracy"] == final["test_accuracy"]
     assert evaluated["test_loss"] == final["test_loss"]
+
+    if model_type == "mlp":
+        # bfloat16 compute lands within a point of the float32 run.
+        bfloat16 = train(project, "--precision", "bfloat16")["test_accuracy"]
+        print(f"{framework} mlp in bfloat16: {bfloat16:.4f}")
+        assert abs(bfloat16 - final["test_accuracy"]) <= 0.01
+
+
+def train(project: Project, *options: str) -> dict[str, float]:
+    """Runs the project's `train` with `options`; returns its last epoch's metrics."""
+    workdir = project.path / "runs" / "-".join(["run", *options]).replace("--", "")
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            project.package,
+            "train",
+            "--workdir",
+            str(workdir),
+            *options,
+        ],
+        cwd=project.path,
+        env=project_env(project.path),
+    )
+    assert result.returncode == 0, result.stderr
+    lines = (workdir / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == project.answers["epochs"]
+    return dict(json.loads(lines[-1]))
+
+
+def test_every_optimizer_is_in_a_generated_suite() -> None:
+    assert set(OTHER_OPTIMIZER_SUITES) == set(OPTIMIZERS) - {"adam"}
+
+
+# Adam's MLP runs in the default-training test above.
+@pytest.mark.parametrize("optimizer", [name for name in OPTIMIZERS if name != "adam"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_every_optimizer_trains_the_mlp_with_its_defaults(
+    copie: Copie, framework: str, optimizer: str
+) -> None:
+    project = render(
+        copie, project_name="mlp", framework=framework, optimizer=optimizer
+    )
+    final = train(project)
+    print(f"{framework} mlp {optimizer}: {final['test_accuracy']:.4f}")
+    assert final["test_accuracy"] >= 0.95, final

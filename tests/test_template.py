@@ -10,6 +10,7 @@ import pytest
 import yaml
 from pytest_copie.plugin import Copie
 
+from scaffold.generate import choices
 from tests.conftest import COMBINATIONS, Project, combination_id, render, run
 
 SOURCE_FILES = [
@@ -36,6 +37,7 @@ TEST_FILES = [
     "test_data.py",
     "test_loop.py",
     "test_model.py",
+    "test_optimizer.py",
     "test_plot.py",
     "test_train.py",
 ]
@@ -136,30 +138,62 @@ def test_only_the_chosen_model_and_optimizer_are_generated(
         "adam": "optax.adam(",
         "adamw": "optax.adamw(",
         "sgd": "optax.sgd(",
+        "lion": "optax.lion(",
+        "adafactor": "optax.adafactor(",
+        "rmsprop": "optax.rmsprop(",
+        "muon": "contrib.muon(",
     }
+    assert set(optimizer_call) == set(choices("optimizer"))
     for optimizer, call in optimizer_call.items():
         assert (call in optimizer_module) == (optimizer == answers["optimizer"])
     assert ("hidden_sizes" in config) == (answers["model_type"] == "mlp")
     assert ("stage_widths" in config) == (answers["model_type"] == "resnet")
     assert ("patch_size" in config) == (answers["model_type"] == "vit")
-    assert ("momentum" in config) == (answers["optimizer"] == "sgd")
-    assert ("weight_decay" in config) == (answers["optimizer"] == "adamw")
+    # Each optimizer's own hyperparameters, and no other's.
+    assert ("momentum: float" in config) == (answers["optimizer"] == "sgd")
+    assert ("b2: float" in config) == (
+        answers["optimizer"] in ("adam", "adamw", "lion")
+    )
+    assert ("weight_decay" in config) == (
+        answers["optimizer"] not in ("adam", "rmsprop")
+    )
+    assert ("adam_learning_rate" in config) == (answers["optimizer"] == "muon")
 
 
 def test_answers_become_the_config_defaults(copie: Copie) -> None:
     project = render(
-        copie, epochs=7, batch_size=48, learning_rate=0.003, seed=11, optimizer="adam"
+        copie,
+        epochs=7,
+        batch_size=48,
+        learning_rate=0.003,
+        seed=11,
+        optimizer="adam",
+        lr_schedule="warmup-cosine",
     )
     config = (project.path / "src" / project.package / "config.py").read_text()
     assert "learning_rate: float = 0.003\n" in config
+    assert 'lr_schedule: str = "warmup-cosine"\n' in config
+    assert 'optimizer: str = "adam"\n' in config
     assert "batch_size: int = 48\n" in config
     assert "num_epochs: int = 7\n" in config
     assert "seed: int = 11\n" in config
 
 
-def test_sgd_defaults_to_a_larger_learning_rate(copie: Copie) -> None:
-    project = render(copie, optimizer="sgd")
-    assert project.answers["learning_rate"] == pytest.approx(0.05)
+@pytest.mark.parametrize(
+    ("optimizer", "learning_rate"),
+    [
+        ("adam", 1e-3),
+        ("sgd", 0.05),
+        ("lion", 3e-4),
+        ("adafactor", 0.01),
+        ("muon", 0.02),
+    ],
+)
+def test_each_optimizer_has_its_own_default_learning_rate(
+    copie: Copie, optimizer: str, learning_rate: float
+) -> None:
+    project = render(copie, optimizer=optimizer)
+    assert project.answers["learning_rate"] == pytest.approx(learning_rate)
 
 
 def test_answers_file_records_every_answer(copie: Copie) -> None:
@@ -199,7 +233,8 @@ def test_project_name_gives_the_package_name_and_command(copie: Copie) -> None:
         ({"description": "two\nlines"}, "without double quotes or backslashes"),
         ({"framework": "pytorch"}, "Invalid choice"),
         ({"model_type": "rnn"}, "Invalid choice"),
-        ({"optimizer": "lion"}, "Invalid choice"),
+        ({"optimizer": "lamb"}, "Invalid choice"),
+        ({"lr_schedule": "linear"}, "Invalid choice"),
     ],
 )
 def test_plain_copier_refuses_bad_answers(
