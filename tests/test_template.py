@@ -26,6 +26,7 @@ SOURCE_FILES = [
     "model.py",
     "optimizer.py",
     "plot.py",
+    "run.py",
     "train.py",
 ]
 TEST_FILES = [
@@ -39,7 +40,9 @@ TEST_FILES = [
     "test_model.py",
     "test_optimizer.py",
     "test_plot.py",
+    "test_run.py",
     "test_train.py",
+    "signalling_train.py",
 ]
 
 

@@ -2,4 +2,12 @@
 
 
 class UsageError(Exception):
-    """A setting, file or folder that does not fit; the message says which and why."""
+    """A setting, file or folder that does not fit; the message says which and why.
+
+    `exit_code` is the status the command line exits with: 1, or 128 + the signal's
+    number for a run that a signal stopped.
+    """
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
