@@ -96,8 +96,18 @@ def run(
 
 
 def project_env(project: Path) -> dict[str, str]:
-    """The environment for running a generated project from its source folder."""
-    return {**os.environ, "PYTHONPATH": str(project / "src"), "JAX_PLATFORMS": "cpu"}
+    """The environment for running a generated project from its source folder.
+
+    Every process run in one project shares a persistent compilation cache, so its
+    test suite, its training runs and the subprocesses of its tests compile each
+    program once.
+    """
+    return {
+        **os.environ,
+        "PYTHONPATH": str(project / "src"),
+        "JAX_PLATFORMS": "cpu",
+        "JAX_COMPILATION_CACHE_DIR": str(project / ".jax-compilation-cache"),
+    }
 
 
 @pytest.fixture(scope="session")
