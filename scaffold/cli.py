@@ -94,6 +94,11 @@ def _main(
     """Start a JAX training project, tests included."""
 
 
+def _data_option(help: str) -> Any:  # noqa: ANN401 - typer's OptionInfo.
+    """The repeatable `--data KEY=VALUE` option, with `help`."""
+    return typer.Option("--data", "-d", metavar="KEY=VALUE", help=help)
+
+
 @app.command()
 def new(
     path: Annotated[
@@ -150,13 +155,15 @@ def new(
     ] = False,
     data: Annotated[
         list[str] | None,
-        typer.Option(
-            "--data",
-            "-d",
-            metavar="KEY=VALUE",
-            help="Answer any template question, e.g. -d description='Digits'.",
-        ),
+        _data_option("Answer any template question, e.g. -d description='Digits'."),
     ] = None,
+    git: Annotated[
+        bool,
+        typer.Option(
+            help="Make the project a git repository with a first commit (skipped "
+            "inside a git work tree, or without git).",
+        ),
+    ] = True,
 ) -> None:
     """Generate a training project in PATH.
 
@@ -180,12 +187,13 @@ def new(
             {key: value for key, value in flags.items() if value is not None}
         )
         prompt = not defaults and sys.stdin.isatty() and sys.stdout.isatty()
-        project = new_project(path, answers=answers, prompt=prompt)
+        project = new_project(path, answers=answers, prompt=prompt, git=git)
     except ScaffoldError as error:
         _error(str(error))
         raise typer.Exit(code=1) from None
     package = read_answers(project)["package_name"]
-    typer.secho(f"Created {project}", fg=typer.colors.GREEN)
+    committed = " as a git repository with a first commit" * (project / ".git").is_dir()
+    typer.secho(f"Created {project}{committed}", fg=typer.colors.GREEN)
     typer.echo(
         "Next:\n"
         f"  cd {project.name}\n"
@@ -193,6 +201,71 @@ def new(
         f"  {package} train\n"
         "  python -m pytest"
     )
+
+
+@app.command()
+def update(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="The generated project, committed to git.", show_default=False
+        ),
+    ] = Path(),
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="VERSION",
+            help=f"Template release to update to (default: {__version__}, this "
+            "jaxscaffold's).",
+        ),
+    ] = None,
+    data: Annotated[
+        list[str] | None,
+        _data_option(
+            "Change an answer, e.g. -d optimizer=adamw; what depends on it is "
+            "generated again."
+        ),
+    ] = None,
+) -> None:
+    """Bring template changes into a generated project, keeping your edits.
+
+    Works offline, from the template releases this jaxscaffold carries.
+    The project must be committed to git with a clean tree; review the
+    result with `git diff`. Where your edits and the template's changes
+    clash, the file gets conflict markers, and the command lists it and
+    exits with status 1.
+    """
+    from scaffold.update import update_project
+
+    try:
+        result = update_project(path, to=to, data=parse_data(data or []))
+    except ScaffoldError as error:
+        _error(str(error))
+        raise typer.Exit(code=1) from None
+    moved = (
+        f"from template {result.old} to {result.new}"
+        if result.old != result.new
+        else f"at template {result.new}"
+    )
+    if not result.changed:
+        typer.echo(f"{result.project} is up to date {moved}; nothing changed.")
+        return
+    count = len(result.changed)
+    typer.secho(
+        f"Updated {result.project} {moved}: {count} file{'s' * (count != 1)} changed.",
+        fg=typer.colors.GREEN,
+    )
+    for name in result.changed:
+        typer.echo(f"  {name}")
+    if result.conflicts:
+        listed = ", ".join(result.conflicts)
+        _error(
+            f"Your edits clash with the template's changes in {listed}; "
+            "resolve the <<<<<<< markers there, then commit"
+        )
+        raise typer.Exit(code=1)
+    typer.echo("Review the changes with `git diff`, then commit them.")
 
 
 def main() -> None:

@@ -18,7 +18,16 @@ from typing import Any
 
 import yaml
 
+from scaffold import __version__
 from scaffold.errors import ScaffoldError
+from scaffold.history import (
+    AUTHOR_EMAIL,
+    BUNDLE,
+    TEMPLATE_URL,
+    build_history,
+    git,
+    tag,
+)
 from scaffold.names import (
     check_package_name,
     check_project_name,
@@ -26,7 +35,7 @@ from scaffold.names import (
 )
 
 ANSWERS_FILE = ".copier-answers.yml"
-_CASTS: dict[str, type] = {"int": int, "float": float, "str": str}
+CASTS: dict[str, type] = {"int": int, "float": float, "str": str}
 _TYPE_NAMES = {"int": "a whole number", "float": "a number"}
 
 
@@ -75,7 +84,7 @@ def parse_data(items: list[str]) -> dict[str, Any]:
             raise ScaffoldError(f"--data takes KEY=VALUE, not '{item}'.")
         kind = questions().get(key, {}).get("type", "str")
         try:
-            answers[key] = _CASTS.get(kind, str)(value)
+            answers[key] = CASTS.get(kind, str)(value)
         except ValueError:
             raise ScaffoldError(
                 f"{key} must be {_TYPE_NAMES.get(kind, kind)}, not '{value}'."
@@ -120,7 +129,9 @@ def _check_destination(path: Path) -> None:
         raise ScaffoldError(f"The folder {parent} is not writable.")
 
 
-def new_project(path: Path, *, answers: Mapping[str, Any], prompt: bool) -> Path:
+def new_project(
+    path: Path, *, answers: Mapping[str, Any], prompt: bool, git: bool = True
+) -> Path:
     """Generates a project into `path`, whole or not at all.
 
     The project is rendered into a hidden folder beside `path` and moved into place
@@ -133,6 +144,9 @@ def new_project(path: Path, *, answers: Mapping[str, Any], prompt: bool) -> Path
       answers: answers to Copier's questions; they are never asked.
       prompt: ask the questions not in `answers` in the terminal; when False, they
         take their defaults.
+      git: make the project a git repository with the generated files as its first
+        commit, which `update_project` needs, unless it lies inside a git work tree
+        already or git is not installed.
 
     Returns:
       The absolute path of the generated project.
@@ -152,6 +166,7 @@ def new_project(path: Path, *, answers: Mapping[str, Any], prompt: bool) -> Path
     check_project_name(data["project_name"])
     check_package_name(data["package_name"])
     _check_destination(path)
+    _check_release()
 
     # Made with mkdir, not mkdtemp, so the project gets the usual permissions.
     staging = path.parent / f".{path.name}.jaxscaffold-{uuid.uuid4().hex[:8]}"
@@ -173,8 +188,13 @@ def new_project(path: Path, *, answers: Mapping[str, Any], prompt: bool) -> Path
                 defaults=not prompt,
                 quiet=True,
                 cleanup_on_error=False,
+                # The template is part of this package: trusting its tasks and
+                # migrations is trusting the package, which is already running.
+                unsafe=True,
             )
         _record_source(staging / ANSWERS_FILE)
+        if git and shutil.which("git") and not _in_work_tree(staging):
+            _first_commit(staging)
         if path.is_dir():
             # Empty, as checked. Fill it rather than replace it: a shell may be in it.
             _move_entries(staging, path)
@@ -183,7 +203,7 @@ def new_project(path: Path, *, answers: Mapping[str, Any], prompt: bool) -> Path
     except CopierAnswersInterrupt:
         raise ScaffoldError("Cancelled; nothing was written.") from None
     except ValueError as error:
-        raise ScaffoldError(_answer_error(error)) from None
+        raise ScaffoldError(answer_error(error)) from None
     except (CopierError, OSError) as error:
         raise ScaffoldError(f"Could not generate the project: {error}") from None
     finally:
@@ -226,17 +246,72 @@ def _copy_template(destination: Path) -> None:
 
 
 def _record_source(answers_file: Path) -> None:
-    """Records where the template came from, in place of the temporary copy."""
+    """Records the canonical template and release in place of the temporary copy.
+
+    The files just rendered are those of release `v<version>` of `TEMPLATE_URL`, and
+    the installed package can rebuild that release (`scaffold.history`), so both plain
+    `copier update` and `jaxscaffold update` can render it again. Copier writes the
+    answers sorted, `_commit` first, and a non-git source gets no `_commit` line.
+    """
+    source = f"_commit: {tag(__version__)}\n_src_path: {TEMPLATE_URL}\n"
     lines = answers_file.read_text().splitlines(keepends=True)
     answers_file.write_text(
         "".join(
-            f"_src_path: {template_root()}\n" if line.startswith("_src_path:") else line
+            source if line.startswith("_src_path:") else line
             for line in lines
+            if not line.startswith("_commit:")
         )
     )
 
 
-def _answer_error(error: ValueError) -> str:
+def _check_release() -> None:
+    """Refuses to record a release whose template a source checkout has changed.
+
+    A wheel's history is built from its own files; a checkout's is built from its
+    tags, and a project recording release `v<version>` must have that release's
+    files, or its updates would take the difference for the user's edits.
+    """
+    root = template_root()
+    if not (root / BUNDLE).is_file() and shutil.which("git"):
+        with tempfile.TemporaryDirectory(prefix="jaxscaffold-history-") as scratch:
+            build_history(root, __version__, Path(scratch) / "history.git")
+
+
+def _in_work_tree(path: Path) -> bool:
+    """Tells whether `path` lies inside a git work tree."""
+    try:
+        git("rev-parse", "--is-inside-work-tree", cwd=path)
+    except ScaffoldError:
+        return False
+    return True
+
+
+def _first_commit(project: Path) -> None:
+    """Makes `project` a git repository whose first commit holds every file.
+
+    The commit is the user's when git knows who they are, and jaxscaffold's
+    otherwise; hooks and signing are skipped, since nothing here is the user's yet.
+    """
+    git("init", "--quiet", cwd=project)
+    git("add", "--all", cwd=project)
+    try:
+        git("config", "user.email", cwd=project)
+        identity: list[str] = []
+    except ScaffoldError:
+        identity = ["-c", "user.name=jaxscaffold", "-c", f"user.email={AUTHOR_EMAIL}"]
+    git(
+        *identity,
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "--no-gpg-sign",
+        "--message",
+        f"Generate the project with jaxscaffold {__version__}",
+        cwd=project,
+    )
+
+
+def answer_error(error: ValueError) -> str:
     """Turns Copier's message for a refused answer into one plain sentence."""
     message = str(error)
     prefix, sep, reason = message.partition("': ")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from scaffold import __version__
+from scaffold.history import BUNDLE, known_versions, tag, template_files
 from tests.conftest import REPO, run
 
 pytestmark = pytest.mark.slow
@@ -38,20 +40,38 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_wheel_holds_the_template_byte_for_byte(wheel: Path) -> None:
-    files = [
-        REPO / "copier.yml",
-        *(p for p in (REPO / "template").rglob("*") if p.is_file()),
-    ]
-    expected = {f"scaffold/_template/{p.relative_to(REPO)}": p for p in files}
+    expected = {
+        f"scaffold/_template/{name}": REPO / name for name in template_files(REPO)
+    }
     with zipfile.ZipFile(wheel) as archive:
         packed = {
             name
             for name in archive.namelist()
             if name.startswith("scaffold/_template/")
         }
-        assert packed == set(expected)
+        assert packed == {*expected, f"scaffold/_template/{BUNDLE}"}
         for name, source in expected.items():
             assert archive.read(name) == source.read_bytes(), name
+
+
+def test_wheel_history_holds_this_release_as_packaged(
+    wheel: Path, tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        bundle = tmp_path / BUNDLE
+        bundle.write_bytes(archive.read(f"scaffold/_template/{BUNDLE}"))
+    release = tag(__version__)
+    assert known_versions(bundle)[-1] == release
+    checkout = tmp_path / "release"
+    cloned = run(
+        ["git", "clone", "--quiet", "--branch", release, str(bundle), str(checkout)],
+        cwd=tmp_path,
+    )
+    assert cloned.returncode == 0, cloned.stderr
+    files = sorted(template_files(checkout))
+    assert files == sorted(template_files(REPO))
+    for name in files:
+        assert (checkout / name).read_bytes() == (REPO / name).read_bytes(), name
 
 
 def test_wheel_generates_a_project_without_the_checkout(

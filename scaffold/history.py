@@ -1,0 +1,283 @@
+"""The template's release history as a git repository, for offline updates.
+
+Copier updates a project by rendering the template at the version the project was
+made with and at the new one, so it needs the template's history, not just its
+files. A project records the canonical repository (`TEMPLATE_URL`) and its release
+tag (`v` and the package version); that is all plain `copier update` needs, with
+network. For `jaxscaffold update` to work offline, this module rebuilds that history
+from what an installation has:
+
+- every release tag `vX.Y.Z` of the source checkout up to the package's version, each
+  as one commit holding just the template (`TEMPLATE_PATHS` as they were at the tag);
+- the template files themselves as the commit of the package's own version.
+
+A wheel carries the result as a git bundle (`history.bundle`, made at build time by
+`hatch_build.py`); a source checkout builds it when asked. Commits have a fixed
+author and date, so the same tags give the same history everywhere, and Copier, which
+checks out tags by name, cannot tell it from the canonical repository's.
+
+Only the standard library is used: the build hook imports this module too.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from scaffold.errors import ScaffoldError
+
+TEMPLATE_URL = "https://github.com/jaxscaffold/jaxscaffold.git"
+"""The canonical repository of the template; its tags are the releases."""
+
+# Spellings of TEMPLATE_URL a project's `_src_path` may hold (`copier copy
+# gh:jaxscaffold/jaxscaffold` records the first); Copier expands them all to git URLs
+# that `git_redirect` sends to the local history.
+TEMPLATE_URLS = (
+    "gh:jaxscaffold/jaxscaffold",
+    "https://github.com/jaxscaffold/jaxscaffold",
+    TEMPLATE_URL,
+    "git@github.com:jaxscaffold/jaxscaffold.git",
+)
+
+TEMPLATE_PATHS = ("copier.yml", "template", "migrations")
+"""What of the repository makes up the template, and so each release commit."""
+
+BUNDLE = "history.bundle"
+
+AUTHOR_EMAIL = "jaxscaffold@users.noreply.github.com"
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "jaxscaffold",
+    "GIT_AUTHOR_EMAIL": AUTHOR_EMAIL,
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+0000",
+    "GIT_COMMITTER_NAME": "jaxscaffold",
+    "GIT_COMMITTER_EMAIL": AUTHOR_EMAIL,
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+0000",
+}
+_SKIPPED = ("__pycache__",)
+_SKIPPED_SUFFIXES = (".pyc", ".pyo")
+
+
+def tag(version: str) -> str:
+    """Returns the release tag of a version: '0.2.0' -> 'v0.2.0'."""
+    return version if version.startswith("v") else f"v{version}"
+
+
+def version_of(name: str) -> Version | None:
+    """Returns the version a release tag names ('v0.2.0' -> 0.2.0), or None."""
+    if not name.startswith("v"):
+        return None
+    try:
+        return Version(name[1:])
+    except InvalidVersion:
+        return None
+
+
+def git(
+    *args: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+) -> str:
+    """Runs git and returns its output; failures become `ScaffoldError`."""
+    try:
+        result = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            input=input,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise ScaffoldError(
+            "git is not installed; template updates need git."
+        ) from None
+    if result.returncode != 0:
+        command = next(
+            arg for arg in args if not arg.startswith("-") and "=" not in arg
+        )
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise ScaffoldError(
+            f"git {command} failed: {detail[-1] if detail else result.returncode}"
+        )
+    return result.stdout
+
+
+def template_files(root: Path) -> Iterator[str]:
+    """Yields the template's files under `root`: relative, sorted, no caches."""
+    for name in TEMPLATE_PATHS:
+        path = root / name
+        if path.is_file():
+            yield name
+        elif path.is_dir():
+            for file in sorted(path.rglob("*")):
+                relative = file.relative_to(root)
+                if (
+                    file.is_file()
+                    and not set(relative.parts) & set(_SKIPPED)
+                    and file.suffix not in _SKIPPED_SUFFIXES
+                ):
+                    yield relative.as_posix()
+
+
+def _is_repository(root: Path) -> bool:
+    """Tells whether `root` is the top of a git work tree."""
+    try:
+        top = git("rev-parse", "--show-toplevel", cwd=root).strip()
+    except ScaffoldError:
+        return False
+    return Path(top).resolve() == root.resolve()
+
+
+def _release_tags(root: Path, version: str) -> list[str]:
+    """Returns the release tags of the checkout `root` up to `version`, oldest first."""
+    if not _is_repository(root):
+        return []
+    limit = Version(version)
+    releases = {}
+    for name in git("tag", "--list", "v*", cwd=root).split():
+        release = version_of(name)
+        if release is not None and release <= limit:
+            releases[release] = name
+    return [releases[release] for release in sorted(releases)]
+
+
+def _commit(history: Path, tree: str, parent: str | None, version: str) -> str:
+    """Commits `tree` as the release `version` and tags it."""
+    parents = ["-p", parent] if parent else []
+    commit = git(
+        "commit-tree",
+        tree,
+        *parents,
+        "-m",
+        f"jaxscaffold template {tag(version)}",
+        cwd=history,
+        env=_IDENTITY,
+    ).strip()
+    git("update-ref", f"refs/tags/{tag(version)}", commit, cwd=history)
+    return commit
+
+
+def _tree_at(history: Path, root: Path, name: str) -> str:
+    """Imports the template's part of tag `name` of `root` and returns its tree."""
+    git(
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        str(root),
+        f"refs/tags/{name}:refs/source/{name}",
+        cwd=history,
+    )
+    entries = git(
+        "ls-tree", f"refs/source/{name}^{{commit}}", "--", *TEMPLATE_PATHS, cwd=history
+    )
+    tree = git("mktree", cwd=history, input=entries).strip()
+    git("update-ref", "-d", f"refs/source/{name}", cwd=history)
+    return tree
+
+
+def _tree_of_files(history: Path, root: Path) -> str:
+    """Stores the template's files under `root` and returns their tree."""
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {
+            "GIT_INDEX_FILE": str(Path(scratch) / "index"),
+            "GIT_WORK_TREE": str(root.resolve()),
+        }
+        files = "\n".join(template_files(root))
+        git(
+            "update-index", "--add", "--stdin", cwd=history, env=env, input=f"{files}\n"
+        )
+        return git("write-tree", cwd=history, env=env).strip()
+
+
+def build_history(root: Path, version: str, destination: Path) -> list[str]:
+    """Writes the template's history as a bare git repository at `destination`.
+
+    Args:
+      root: a folder with the template (`copier.yml`, `template/`, ...), and when it
+        is a git checkout, the release tags of earlier versions.
+      version: the version of the template files in `root`.
+      destination: a folder to create.
+
+    Returns:
+      The release tags in the history, oldest first.
+
+    Raises:
+      ScaffoldError: if git fails, or `root` has a tag of `version` whose template
+        differs from its files: a released version must not change.
+    """
+    git("init", "--quiet", "--bare", str(destination))
+    parent = None
+    tags = []
+    for name in _release_tags(root, version):
+        tree = _tree_at(destination, root, name)
+        if name == tag(version):
+            if tree != _tree_of_files(destination, root):
+                raise ScaffoldError(
+                    f"The template differs from its release {name}; "
+                    "a released template must not change, so raise the version."
+                )
+            continue
+        parent = _commit(destination, tree, parent, name)
+        tags.append(name)
+    _commit(destination, _tree_of_files(destination, root), parent, version)
+    tags.append(tag(version))
+    git("gc", "--quiet", "--prune=now", cwd=destination)
+    return tags
+
+
+def build_bundle(root: Path, version: str, bundle: Path) -> list[str]:
+    """Writes the template's history (see `build_history`) as a git bundle."""
+    with tempfile.TemporaryDirectory() as scratch:
+        repository = Path(scratch) / "history.git"
+        tags = build_history(root, version, repository)
+        partial = bundle.with_name(f".{bundle.name}.partial")
+        git(
+            "bundle",
+            "create",
+            "--quiet",
+            str(partial.resolve()),
+            "--tags",
+            cwd=repository,
+        )
+        partial.replace(bundle)
+    return tags
+
+
+def known_versions(history: Path) -> list[str]:
+    """Returns the release tags a history (repository or bundle) holds, oldest first."""
+    if history.is_file():
+        lines = git("bundle", "list-heads", str(history)).splitlines()
+        refs = [line.split()[1] for line in lines if len(line.split()) == 2]
+    else:
+        refs = git(
+            "for-each-ref", "--format=%(refname)", "refs/tags", cwd=history
+        ).split()
+    names = [
+        ref.removeprefix("refs/tags/") for ref in refs if ref.startswith("refs/tags/")
+    ]
+    releases = {version_of(name): name for name in names}
+    return [releases[v] for v in sorted(v for v in releases if v is not None)]
+
+
+def git_redirect(history: Path) -> dict[str, str]:
+    """Returns environment variables that make git fetch `TEMPLATE_URL` from `history`.
+
+    They add `url.<history>.insteadOf` for each git URL Copier makes of
+    `TEMPLATE_URLS`, as git's `GIT_CONFIG_COUNT` variables after any already set, so
+    Copier and the answers file keep naming the canonical repository while git
+    reads the local copy.
+    """
+    first = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")
+    urls = (TEMPLATE_URL, TEMPLATE_URLS[-1])
+    env = {"GIT_CONFIG_COUNT": str(first + len(urls))}
+    for index, url in enumerate(urls, start=first):
+        env[f"GIT_CONFIG_KEY_{index}"] = f"url.{history.resolve()}.insteadOf"
+        env[f"GIT_CONFIG_VALUE_{index}"] = url
+    return env
