@@ -27,6 +27,7 @@ from scaffold.history import (
     build_history,
     git,
     tag,
+    template_files,
 )
 from scaffold.names import (
     check_package_name,
@@ -235,14 +236,12 @@ def read_answers(project: Path) -> dict[str, Any]:
 
 
 def _copy_template(destination: Path) -> None:
-    """Copies `copier.yml` and `template/` into `destination`, caches left out."""
+    """Copies the template's files (`scaffold.history.template_files`) into place."""
     root = template_root()
-    shutil.copy2(root / "copier.yml", destination / "copier.yml")
-    shutil.copytree(
-        root / "template",
-        destination / "template",
-        ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"),
-    )
+    for name in template_files(root):
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, target)
 
 
 def _record_source(answers_file: Path) -> None:

@@ -37,11 +37,12 @@ TEMPLATE_URL = "https://github.com/jaxscaffold/jaxscaffold.git"
 # Spellings of TEMPLATE_URL a project's `_src_path` may hold (`copier copy
 # gh:jaxscaffold/jaxscaffold` records the first); Copier expands them all to git URLs
 # that `git_redirect` sends to the local history.
+_SSH_URL = "git@github.com:jaxscaffold/jaxscaffold.git"
 TEMPLATE_URLS = (
     "gh:jaxscaffold/jaxscaffold",
     "https://github.com/jaxscaffold/jaxscaffold",
     TEMPLATE_URL,
-    "git@github.com:jaxscaffold/jaxscaffold.git",
+    _SSH_URL,
 )
 
 TEMPLATE_PATHS = ("copier.yml", "template", "migrations")
@@ -228,7 +229,6 @@ def build_history(root: Path, version: str, destination: Path) -> list[str]:
         tags.append(name)
     _commit(destination, _tree_of_files(destination, root), parent, version)
     tags.append(tag(version))
-    git("gc", "--quiet", "--prune=now", cwd=destination)
     return tags
 
 
@@ -275,7 +275,7 @@ def git_redirect(history: Path) -> dict[str, str]:
     reads the local copy.
     """
     first = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")
-    urls = (TEMPLATE_URL, TEMPLATE_URLS[-1])
+    urls = (TEMPLATE_URL, _SSH_URL)
     env = {"GIT_CONFIG_COUNT": str(first + len(urls))}
     for index, url in enumerate(urls, start=first):
         env[f"GIT_CONFIG_KEY_{index}"] = f"url.{history.resolve()}.insteadOf"

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from scaffold import __version__
 from scaffold.errors import ScaffoldError
 from scaffold.generate import (
@@ -88,7 +90,12 @@ def _check_project(project: Path) -> dict[str, Any]:
         raise ScaffoldError(
             f"{project} is not a generated project: it has no {ANSWERS_FILE}."
         )
-    answers = read_answers(project)
+    try:
+        answers = read_answers(project)
+    except yaml.YAMLError:
+        raise ScaffoldError(
+            f"{project}/{ANSWERS_FILE} is not valid YAML; restore it from git."
+        ) from None
     if not isinstance(answers, dict) or answers.get("_src_path") not in TEMPLATE_URLS:
         source = answers.get("_src_path") if isinstance(answers, dict) else None
         raise ScaffoldError(

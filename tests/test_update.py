@@ -352,6 +352,11 @@ def test_refuses_what_it_cannot_update_safely(
         tmp_path / "plain"
     )
     assert "is not a folder" in refused(tmp_path / "missing")
+    answers_file = tmp_path / "plain" / ".copier-answers.yml"
+    answers_file.write_text("_src_path: [unclosed\n")
+    assert "is not valid YAML" in refused(tmp_path / "plain")
+    answers_file.write_text("_src_path: gh:some/other\n")
+    assert "was not made from jaxscaffold's template" in refused(tmp_path / "plain")
 
     loose = jaxscaffold(releases["v1"], "new", "loose", "-y", "--no-git", cwd=tmp_path)
     assert loose.returncode == 0, loose.stderr
