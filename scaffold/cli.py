@@ -187,7 +187,7 @@ def new(
             {key: value for key, value in flags.items() if value is not None}
         )
         prompt = not defaults and sys.stdin.isatty() and sys.stdout.isatty()
-        project = new_project(path, answers=answers, prompt=prompt, git=git)
+        project = new_project(path, answers=answers, prompt=prompt, init_git=git)
     except ScaffoldError as error:
         _error(str(error))
         raise typer.Exit(code=1) from None

@@ -131,7 +131,7 @@ def _check_destination(path: Path) -> None:
 
 
 def new_project(
-    path: Path, *, answers: Mapping[str, Any], prompt: bool, git: bool = True
+    path: Path, *, answers: Mapping[str, Any], prompt: bool, init_git: bool = True
 ) -> Path:
     """Generates a project into `path`, whole or not at all.
 
@@ -145,9 +145,9 @@ def new_project(
       answers: answers to Copier's questions; they are never asked.
       prompt: ask the questions not in `answers` in the terminal; when False, they
         take their defaults.
-      git: make the project a git repository with the generated files as its first
-        commit, which `update_project` needs, unless it lies inside a git work tree
-        already or git is not installed.
+      init_git: make the project a git repository with the generated files as its
+        first commit, which `update_project` needs, unless it lies inside a git
+        work tree already or git is not installed.
 
     Returns:
       The absolute path of the generated project.
@@ -194,7 +194,7 @@ def new_project(
                 unsafe=True,
             )
         _record_source(staging / ANSWERS_FILE)
-        if git and shutil.which("git") and not _in_work_tree(staging):
+        if init_git and shutil.which("git") and not _in_work_tree(staging):
             _first_commit(staging)
         if path.is_dir():
             # Empty, as checked. Fill it rather than replace it: a shell may be in it.
