@@ -198,8 +198,9 @@ def _follow_defaults(
             continue
         cast = CASTS.get(spec.get("type", "str"), str)
         try:
-            old = cast(environment.from_string(default).render(**answers))
-            new = cast(environment.from_string(default).render(**new_answers))
+            template = environment.from_string(default)
+            old = cast(template.render(**answers))
+            new = cast(template.render(**new_answers))
         except Exception:  # noqa: BLE001, S112 - a default it cannot render stays.
             continue
         if answers[name] == old and new != old:
@@ -211,10 +212,11 @@ def _target(to: str | None, old: str, known: list[str]) -> str:
     """Checks the release to update to against those known; returns its tag."""
     new = tag(to or __version__)
     new_version, old_version = version_of(new), version_of(old)
+    newest = version_of(known[-1])
     if new_version is None:
         raise ScaffoldError(f"'{to}' is not a release version such as {__version__}.")
     if old not in known:
-        if old_version is not None and old_version > version_of(known[-1]):  # type: ignore[operator]
+        if old_version is not None and newest is not None and old_version > newest:
             raise ScaffoldError(
                 f"The project is at template {old}, newer than this jaxscaffold "
                 f"({__version__}); upgrade jaxscaffold."
