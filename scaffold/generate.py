@@ -6,13 +6,18 @@ into a message and an exit code.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
+import hashlib
 import os
 import shutil
+import socket
 import stat
 import tempfile
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,35 +39,24 @@ from scaffold.names import (
     check_project_name,
     package_name_for,
 )
+from scaffold.template import template_config, template_root
 
 ANSWERS_FILE = ".copier-answers.yml"
+# Staging folders are named `.jaxscaffold-HOST-PID-RANDOM`, so that a later run can
+# tell one left by a killed process.
+STAGING_PREFIX = ".jaxscaffold-"
+# What a filesystem without hard links (FAT, some network shares) answers `link` with.
+NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 CASTS: dict[str, type] = {"int": int, "float": float, "str": str}
 _TYPE_NAMES = {"int": "a whole number", "float": "a number"}
 
 
 @functools.cache
-def template_root() -> Path:
-    """Returns the folder holding `copier.yml` and `template/`.
-
-    An installed wheel carries them in `scaffold/_template`; a source checkout (an
-    editable install) has them beside the package.
-    """
-    here = Path(__file__).resolve().parent
-    for root in (here / "_template", here.parent):
-        if (root / "copier.yml").is_file() and (root / "template").is_dir():
-            return root
-    raise ScaffoldError(
-        "This installation of jaxscaffold lacks its template; reinstall jaxscaffold."
-    )
-
-
-@functools.cache
 def questions() -> dict[str, dict[str, Any]]:
     """Returns the questions of `copier.yml` by name, settings (`_...`) left out."""
-    config = yaml.safe_load((template_root() / "copier.yml").read_text())
     return {
         name: spec
-        for name, spec in config.items()
+        for name, spec in template_config().items()
         if not name.startswith("_") and spec.get("when") is not False
     }
 
@@ -111,23 +105,39 @@ def check_answers(answers: Mapping[str, Any]) -> None:
             )
 
 
+def _check_writable(folder: Path) -> None:
+    """Refuses a folder that cannot be written, or has no write bits on purpose."""
+    # Root may write anywhere, but a folder with no write bit is read-only on
+    # purpose: it is refused for everyone, as `rm` asks before removing such files.
+    read_only = not folder.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    if read_only or not os.access(folder, os.W_OK | os.X_OK):
+        raise ScaffoldError(f"The folder {folder} is not writable.")
+
+
 def _check_destination(path: Path) -> None:
     """Refuses a destination that exists with content or cannot be written."""
-    if path.exists() and not path.is_dir():
-        raise ScaffoldError(f"{path} already exists and is not a folder.")
-    if path.is_dir() and any(path.iterdir()):
-        raise ScaffoldError(
-            f"{path} already exists and is not empty; "
-            "jaxscaffold new never overwrites files, so choose a new folder."
-        )
     parent = path.parent
     if not parent.is_dir():
         raise ScaffoldError(f"The folder {parent} does not exist; create it first.")
-    # Root may write anywhere, but a folder with no write bit is read-only on
-    # purpose: it is refused for everyone, as `rm` asks before removing such files.
-    read_only = not parent.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-    if read_only or not os.access(parent, os.W_OK | os.X_OK):
-        raise ScaffoldError(f"The folder {parent} is not writable.")
+    try:
+        limit = os.pathconf(parent, "PC_NAME_MAX")
+    except (OSError, ValueError):  # Not known here: POSIX's usual limit.
+        limit = 255
+    if len(os.fsencode(path.name)) > limit:
+        raise ScaffoldError(
+            f"The folder name {path.name[:20]}... is longer than the {limit} bytes "
+            "a name may have here; choose a shorter one."
+        )
+    if path.exists() and not path.is_dir():
+        raise ScaffoldError(f"{path} already exists and is not a folder.")
+    if path.is_dir():
+        _remove_stale_staging(path)
+        if any(path.iterdir()):
+            raise ScaffoldError(
+                f"{path} already exists and is not empty; "
+                "jaxscaffold new never overwrites files, so choose a new folder."
+            )
+    _check_writable(path if path.is_dir() else parent)
 
 
 def new_project(
@@ -135,9 +145,12 @@ def new_project(
 ) -> Path:
     """Generates a project into `path`, whole or not at all.
 
-    The project is rendered into a hidden folder beside `path` and moved into place
-    only once every file is written (renamed, or for an existing empty folder moved
-    into it entry by entry), so a failure or an interrupt leaves nothing behind.
+    A new folder is claimed (created empty) first, the project is rendered into a
+    hidden staging folder beside it and renamed onto it once complete, which
+    succeeds only while the claimed folder is still empty. An existing empty
+    folder is staged inside (so on its filesystem, even a mount point) and filled
+    entry by entry, never replacing anything that appears meanwhile. A failure or
+    an interrupt removes only what this run created.
 
     Args:
       path: the folder to create; it may exist if it is empty. Its name is the
@@ -146,8 +159,8 @@ def new_project(
       prompt: ask the questions not in `answers` in the terminal; when False, they
         take their defaults.
       init_git: make the project a git repository with the generated files as its
-        first commit, which `update_project` needs, unless it lies inside a git
-        work tree already or git is not installed.
+        first commit, which `update_project` needs, unless a git work tree around
+        it tracks it already or git is not installed.
 
     Returns:
       The absolute path of the generated project.
@@ -166,18 +179,31 @@ def new_project(
     data.setdefault("package_name", package_name_for(data["project_name"]))
     check_project_name(data["project_name"])
     check_package_name(data["package_name"])
-    _check_destination(path)
+    try:
+        _check_destination(path)
+    except OSError as error:
+        raise ScaffoldError(f"Cannot use {path}: {error.strerror}.") from None
     _check_release()
+    _remove_stale_staging(path.parent)
 
-    # Made with mkdir, not mkdtemp, so the project gets the usual permissions.
-    staging = path.parent / f".{path.name}.jaxscaffold-{uuid.uuid4().hex[:8]}"
+    existing = path.is_dir()
+    created: list[_Created] = []
+    if not existing:
+        try:
+            path.mkdir()  # The claim: of runs started together, one creates it.
+        except FileExistsError:
+            raise ScaffoldError(
+                f"{path} appeared while jaxscaffold new started; it never "
+                "overwrites files, so choose a new folder."
+            ) from None
+        except OSError as error:
+            raise ScaffoldError(
+                f"Cannot write into {path.parent}: {error.strerror}."
+            ) from None
+        created.append(_Created.of(path))
+    staging = (path if existing else path.parent) / _staging_name()
     try:
         staging.mkdir()
-    except OSError as error:
-        raise ScaffoldError(
-            f"Cannot write into {path.parent}: {error.strerror}."
-        ) from None
-    try:
         with tempfile.TemporaryDirectory() as source:
             # Render from a plain copy: Copier treats a git checkout as a versioned
             # template and would stamp an unreleased commit into the answers.
@@ -194,39 +220,140 @@ def new_project(
                 unsafe=True,
             )
         _record_source(staging / ANSWERS_FILE)
-        if init_git and shutil.which("git") and not _in_work_tree(staging):
+        if init_git and shutil.which("git") and not _tracked_around(path):
             _first_commit(staging)
-        if path.is_dir():
-            # Empty, as checked. Fill it rather than replace it: a shell may be in it.
-            _move_entries(staging, path)
+        if existing:
+            for entry in sorted(staging.iterdir()):
+                _move(entry, path / entry.name, created)
         else:
-            staging.rename(path)
+            try:
+                staging.rename(path)  # Replaces the claimed folder only if empty.
+            except OSError:
+                raise _appeared(path) from None
     except CopierAnswersInterrupt:
+        _roll_back(created)
         raise ScaffoldError("Cancelled; nothing was written.") from None
     except ValueError as error:
+        _roll_back(created)
         raise ScaffoldError(answer_error(error)) from None
+    except FileExistsError as error:
+        _roll_back(created)
+        raise _appeared(path, error.filename) from None
     except (CopierError, OSError) as error:
+        _roll_back(created)
         raise ScaffoldError(f"Could not generate the project: {error}") from None
+    except BaseException:
+        _roll_back(created)
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
 
 
-def _move_entries(source: Path, destination: Path) -> None:
-    """Moves everything in `source` into the empty `destination`, or nothing."""
-    moved: list[Path] = []
-    try:
+def _appeared(path: Path, name: str | None = None) -> ScaffoldError:
+    """The error for files that appeared in `path` while the project was made."""
+    what = "Files"
+    if name is not None and Path(name).is_relative_to(path) and name != str(path):
+        what = Path(name).relative_to(path).as_posix()
+    return ScaffoldError(
+        f"{what} appeared in {path} while the project was generated; "
+        "jaxscaffold new never overwrites files, so it wrote nothing there."
+    )
+
+
+@dataclass(frozen=True)
+class _Created:
+    """A file or folder this run created, known by its inode."""
+
+    path: Path
+    device: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: Path) -> _Created:
+        """Records `path` as it is now."""
+        info = path.lstat()
+        return cls(path, info.st_dev, info.st_ino)
+
+    def is_unchanged(self) -> bool:
+        """Tells whether the path still names what this run created."""
+        try:
+            info = self.path.lstat()
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) == (self.device, self.inode)
+
+
+def _move(source: Path, target: Path, created: list[_Created]) -> None:
+    """Moves `source` to `target`, never replacing anything there.
+
+    Raises:
+      FileExistsError: if `target` exists; what was moved so far is in `created`.
+    """
+    if source.is_dir() and not source.is_symlink():
+        target.mkdir()
+        created.append(_Created.of(target))
         for entry in sorted(source.iterdir()):
-            target = destination / entry.name
-            entry.rename(target)
-            moved.append(target)
-    except OSError:
-        for target in moved:  # Leave the folder empty, as it was.
-            if target.is_dir():
-                shutil.rmtree(target, ignore_errors=True)
+            _move(entry, target / entry.name, created)
+        shutil.copymode(source, target)
+        source.rmdir()
+        return
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError as error:
+        if error.errno not in NO_HARD_LINKS:
+            raise
+        with source.open("rb") as reader, target.open("xb") as writer:
+            shutil.copyfileobj(reader, writer)
+        shutil.copystat(source, target)
+    created.append(_Created.of(target))
+    source.unlink()
+
+
+def _roll_back(created: list[_Created]) -> None:
+    """Removes what this run created and nobody has replaced, newest first."""
+    for entry in reversed(created):
+        if not entry.is_unchanged():
+            continue
+        with contextlib.suppress(OSError):  # A folder someone else wrote into.
+            if entry.path.is_dir() and not entry.path.is_symlink():
+                entry.path.rmdir()
             else:
-                target.unlink(missing_ok=True)
-        raise
+                entry.path.unlink()
+
+
+def _staging_name() -> str:
+    """A hidden name for a staging folder, saying which host and process own it."""
+    return f"{STAGING_PREFIX}{_host_id()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+@functools.cache
+def _host_id() -> str:
+    """A short, fixed-length stand-in for this machine's name."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _remove_stale_staging(folder: Path) -> None:
+    """Removes staging folders in `folder` whose process on this host has ended.
+
+    A run killed with SIGKILL cannot clean up; its process id proves it dead.
+    """
+    for entry in folder.glob(f"{STAGING_PREFIX}*"):
+        host, _, rest = entry.name.removeprefix(STAGING_PREFIX).partition("-")
+        pid = rest.partition("-")[0]
+        if host == _host_id() and pid.isdigit() and not _is_running(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _is_running(pid: int) -> bool:
+    """Tells whether a process `pid` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # Another user's process, say: it exists.
+        return True
+    return True
 
 
 def read_answers(project: Path) -> dict[str, Any]:
@@ -276,25 +403,31 @@ def _check_release() -> None:
             build_history(root, __version__, Path(scratch) / "history.git")
 
 
-def _in_work_tree(path: Path) -> bool:
-    """Tells whether `path` lies inside a git work tree."""
+def _tracked_around(path: Path) -> bool:
+    """Tells whether a git work tree around `path` would track it (not ignore it)."""
     try:
-        git("rev-parse", "--is-inside-work-tree", cwd=path)
+        git("rev-parse", "--is-inside-work-tree", cwd=path.parent)
     except ScaffoldError:
         return False
-    return True
+    try:
+        git("check-ignore", "--quiet", "--", path.name, cwd=path.parent)
+    except ScaffoldError:
+        return True  # Exit status 1: not ignored.
+    return False
 
 
 def _first_commit(project: Path) -> None:
     """Makes `project` a git repository whose first commit holds every file.
 
-    The commit is the user's when git knows who they are, and jaxscaffold's
-    otherwise; hooks and signing are skipped, since nothing here is the user's yet.
+    The commit is the user's when git knows their name and email, and
+    jaxscaffold's otherwise; hooks and signing are skipped, since nothing here is
+    the user's yet.
     """
     git("init", "--quiet", cwd=project)
     git("add", "--all", cwd=project)
     try:
-        git("config", "user.email", cwd=project)
+        for ident in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+            git("-c", "user.useConfigOnly=true", "var", ident, cwd=project)
         identity: list[str] = []
     except ScaffoldError:
         identity = ["-c", "user.name=jaxscaffold", "-c", f"user.email={AUTHOR_EMAIL}"]

@@ -35,15 +35,15 @@ TEMPLATE_URL = "https://github.com/jaxscaffold/jaxscaffold.git"
 """The canonical repository of the template; its tags are the releases."""
 
 # Spellings of TEMPLATE_URL a project's `_src_path` may hold (`copier copy
-# gh:jaxscaffold/jaxscaffold` records the first); Copier expands them all to git URLs
-# that `git_redirect` sends to the local history.
+# gh:jaxscaffold/jaxscaffold` records the first), each with the git URL Copier
+# fetches for it, which `isolated_git` sends to the local history.
 _SSH_URL = "git@github.com:jaxscaffold/jaxscaffold.git"
-TEMPLATE_URLS = (
-    "gh:jaxscaffold/jaxscaffold",
-    "https://github.com/jaxscaffold/jaxscaffold",
-    TEMPLATE_URL,
-    _SSH_URL,
-)
+TEMPLATE_URLS = {
+    "gh:jaxscaffold/jaxscaffold": TEMPLATE_URL,
+    "https://github.com/jaxscaffold/jaxscaffold": TEMPLATE_URL,
+    TEMPLATE_URL: TEMPLATE_URL,
+    _SSH_URL: _SSH_URL,
+}
 
 TEMPLATE_PATHS = ("copier.yml", "template", "migrations")
 """What of the repository makes up the template, and so each release commit."""
@@ -84,7 +84,11 @@ def git(
     env: Mapping[str, str] | None = None,
     input: str | None = None,
 ) -> str:
-    """Runs git and returns its output; failures become `ScaffoldError`."""
+    """Runs git and returns its output; failures become `ScaffoldError`.
+
+    Paths are bytes to git: its output is decoded as UTF-8, and anything else is
+    kept as surrogate escapes, so a path read here names the same file again.
+    """
     try:
         result = subprocess.run(
             ["git", *args],
@@ -93,12 +97,12 @@ def git(
             input=input,
             capture_output=True,
             text=True,
+            encoding="utf-8",
+            errors="surrogateescape",
             check=False,
         )
     except FileNotFoundError:
-        raise ScaffoldError(
-            "git is not installed; template updates need git."
-        ) from None
+        raise ScaffoldError("git is not installed: it is not on PATH.") from None
     if result.returncode != 0:
         command = next(
             arg for arg in args if not arg.startswith("-") and "=" not in arg
@@ -108,6 +112,11 @@ def git(
             f"git {command} failed: {detail[-1] if detail else result.returncode}"
         )
     return result.stdout
+
+
+def git_paths(command: str, *args: str, cwd: Path) -> list[str]:
+    """Runs a git command that lists paths, NUL-separated (`-z`), and returns them."""
+    return [path for path in git(command, "-z", *args, cwd=cwd).split("\0") if path]
 
 
 def template_files(root: Path) -> Iterator[str]:
@@ -250,34 +259,49 @@ def build_bundle(root: Path, version: str, bundle: Path) -> list[str]:
     return tags
 
 
-def known_versions(history: Path) -> list[str]:
-    """Returns the release tags a history (repository or bundle) holds, oldest first."""
+def releases(history: Path) -> dict[str, str]:
+    """Returns the release tags of a history (repo or bundle), oldest first: commits."""
     if history.is_file():
         lines = git("bundle", "list-heads", str(history)).splitlines()
-        refs = [line.split()[1] for line in lines if len(line.split()) == 2]
     else:
-        refs = git(
-            "for-each-ref", "--format=%(refname)", "refs/tags", cwd=history
-        ).split()
-    names = [
-        ref.removeprefix("refs/tags/") for ref in refs if ref.startswith("refs/tags/")
-    ]
-    releases = {version_of(name): name for name in names}
-    return [releases[v] for v in sorted(v for v in releases if v is not None)]
+        lines = git(
+            "for-each-ref",
+            "--format=%(objectname) %(refname)",
+            "refs/tags",
+            cwd=history,
+        ).splitlines()
+    commits = {}
+    for line in lines:
+        commit, _, ref = line.partition(" ")
+        name = ref.removeprefix("refs/tags/")
+        version = version_of(name)
+        if ref.startswith("refs/tags/") and version is not None:
+            commits[version] = (name, commit)
+    return dict(commits[version] for version in sorted(commits))
 
 
-def git_redirect(history: Path) -> dict[str, str]:
+def isolated_git(history: Path, carried: Mapping[str, list[str]]) -> dict[str, str]:
     """Returns environment variables that make git fetch `TEMPLATE_URL` from `history`.
 
-    They add `url.<history>.insteadOf` for each git URL Copier makes of
-    `TEMPLATE_URLS`, as git's `GIT_CONFIG_COUNT` variables after any already set, so
-    Copier and the answers file keep naming the canonical repository while git
-    reads the local copy.
+    Git reads no system or global configuration, whose `url.*.insteadOf` could send
+    the canonical URL elsewhere; the only settings are `url.<history>.insteadOf` for
+    each git URL Copier makes of `TEMPLATE_URLS`, and the `carried` settings (the
+    user's excludes, safe directories) as `GIT_CONFIG_COUNT` variables, which
+    replace any the caller had. Copier and the answers file keep naming the
+    canonical repository while git reads the local copy.
     """
-    first = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")
-    urls = (TEMPLATE_URL, _SSH_URL)
-    env = {"GIT_CONFIG_COUNT": str(first + len(urls))}
-    for index, url in enumerate(urls, start=first):
-        env[f"GIT_CONFIG_KEY_{index}"] = f"url.{history.resolve()}.insteadOf"
-        env[f"GIT_CONFIG_VALUE_{index}"] = url
+    settings = [
+        (f"url.{history.resolve()}.insteadOf", url)
+        for url in sorted(set(TEMPLATE_URLS.values()))
+    ]
+    settings += [(key, value) for key, values in carried.items() for value in values]
+    env = {
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_PARAMETERS": "",
+        "GIT_CONFIG_COUNT": str(len(settings)),
+    }
+    for index, (key, value) in enumerate(settings):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
     return env

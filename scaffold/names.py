@@ -1,4 +1,9 @@
-"""Project and package names: derived from the folder name, then checked."""
+"""Project and package names: derived from the folder name, then checked.
+
+The names a project or package must not take are listed once, in `copier.yml`
+(`reserved_project_names`, `reserved_package_names`), where plain `copier copy`
+checks them too.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +12,7 @@ import re
 import sys
 
 from scaffold.errors import ScaffoldError
-
-# Distributions that generated projects import: a package of the same name would
-# shadow them. Standard-library modules are refused too (sys.stdlib_module_names).
-IMPORTED_BY_PROJECTS = frozenset(
-    {
-        "chex",
-        "click",
-        "equinox",
-        "flax",
-        "jax",
-        "jaxlib",
-        "matplotlib",
-        "numpy",
-        "optax",
-        "orbax",
-        "pytest",
-        "rich",
-        "scipy",
-        "sklearn",
-        "tqdm",
-        "typer",
-    }
-)
-# Names with a meaning in a project's layout or in pytest's collection.
-LAYOUT_NAMES = frozenset({"src", "test", "tests", "conftest", "setup"})
+from scaffold.template import template_config
 
 # Longer names push generated import lines past the line length.
 MAX_PACKAGE_NAME = 40
@@ -40,9 +21,19 @@ _PROJECT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
 _PACKAGE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
+def reserved(kind: str) -> frozenset[str]:
+    """Returns the reserved names of a kind, "project" or "package"."""
+    return frozenset(template_config()[f"reserved_{kind}_names"]["default"])
+
+
 def package_name_for(project_name: str) -> str:
     """Returns the import name of a project: lowercase, runs of '-' and '.' as '_'."""
     return re.sub(r"[-.]+", "_", project_name).lower()
+
+
+def distribution_name(project_name: str) -> str:
+    """Returns a project's distribution name as installers compare it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", project_name).lower()
 
 
 def check_project_name(name: str) -> None:
@@ -51,6 +42,11 @@ def check_project_name(name: str) -> None:
         raise ScaffoldError(
             f"'{name}' is not a valid project name: start with a letter and use only "
             "letters, digits, '.', '_' and '-'."
+        )
+    if distribution_name(name) in reserved("project"):
+        raise ScaffoldError(
+            f"'{name}' is the name of a distribution that projects install, which "
+            "installing the project would replace; choose another name."
         )
 
 
@@ -72,9 +68,8 @@ def check_package_name(name: str) -> None:
         raise ScaffoldError(
             f"'{name}' would shadow the standard-library module of the same name."
         )
-    if name in IMPORTED_BY_PROJECTS:
+    if name in reserved("package"):
         raise ScaffoldError(
-            f"'{name}' would shadow the package '{name}' that the project imports."
+            f"'{name}' would shadow a module of the same name that projects import, "
+            "or a name of their layout."
         )
-    if name in LAYOUT_NAMES:
-        raise ScaffoldError(f"'{name}' is reserved for the project's layout.")

@@ -5,14 +5,18 @@ and the new one, and applies the difference to the project, so the user's edits 
 and clashing hunks get conflict markers. This module supplies what Copier needs
 without the network: the template's release history, rebuilt from the installed
 package (`scaffold.history`), stands in for the canonical repository the project's
-answers file names. It also checks everything it can before Copier touches a file,
-and puts the project back as it was committed if the update fails.
+answers file names. Git runs without the user's global and system configuration
+while Copier fetches, and the commits it would fetch must be this package's
+releases before anything runs. Everything else is checked before Copier touches a
+file, and a failed update puts the project back as it was committed, or says which
+files it could not.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,21 +34,38 @@ from scaffold.generate import (
     check_answers,
     questions,
     read_answers,
-    template_root,
 )
 from scaffold.history import (
     BUNDLE,
     TEMPLATE_URLS,
     build_history,
     git,
-    git_redirect,
-    known_versions,
+    git_paths,
+    isolated_git,
+    releases,
     tag,
     version_of,
 )
+from scaffold.template import template_root
 
 # Answers that name files and folders: changing them would leave the old ones behind.
 FIXED_ANSWERS = ("project_name", "package_name")
+
+# Operations that the next commit finishes: an update in their middle would be
+# folded into that commit. By the file git keeps in its folder meanwhile.
+IN_PROGRESS = {
+    "MERGE_HEAD": "a merge",
+    "rebase-merge": "a rebase",
+    "rebase-apply": "a rebase",
+    "CHERRY_PICK_HEAD": "a cherry-pick",
+    "REVERT_HEAD": "a revert",
+}
+
+# The user's git settings that the isolated git of an update keeps: what git
+# ignores (else ignored files would look untracked), and which folders it trusts.
+CARRIED_SETTINGS = ("core.excludesFile", "safe.directory")
+
+UNDO = "git checkout --force HEAD -- . && git clean --force -d -- ."
 
 
 @dataclass(frozen=True)
@@ -67,19 +88,20 @@ class Update:
 
 
 @contextlib.contextmanager
-def template_history() -> Iterator[tuple[Path, list[str]]]:
-    """Yields the installed template's release history and its release tags.
+def template_history() -> Iterator[tuple[Path, dict[str, str]]]:
+    """Yields the installed template's release history and its releases' commits.
 
     A wheel carries it as a git bundle; a source checkout builds it from its tags.
     """
     root = template_root()
     bundle = root / BUNDLE
     if bundle.is_file():
-        yield bundle, known_versions(bundle)
+        yield bundle, releases(bundle)
         return
     with tempfile.TemporaryDirectory(prefix="jaxscaffold-history-") as scratch:
         history = Path(scratch) / "history.git"
-        yield history, build_history(root, __version__, history)
+        build_history(root, __version__, history)
+        yield history, releases(history)
 
 
 def _check_project(project: Path) -> dict[str, Any]:
@@ -108,6 +130,17 @@ def _check_project(project: Path) -> dict[str, Any]:
             f"{project}/{ANSWERS_FILE} names no template release in _commit, "
             "so there is nothing to update from."
         )
+    _check_repository(project)
+    return answers
+
+
+def _check_repository(project: Path) -> None:
+    """Refuses a project that git cannot show and undo the update of."""
+    if shutil.which("git") is None:
+        raise ScaffoldError(
+            "git is not installed (it is not on PATH); jaxscaffold update needs it "
+            "to merge your edits and to undo a failed update."
+        )
     try:
         git("rev-parse", "--verify", "--quiet", "HEAD", cwd=project)
     except ScaffoldError:
@@ -116,27 +149,117 @@ def _check_project(project: Path) -> dict[str, Any]:
             "first (git init, git add --all, git commit), so the update can be "
             "reviewed and undone."
         ) from None
+    git_dir = Path(git("rev-parse", "--absolute-git-dir", cwd=project).rstrip("\n"))
+    for name, operation in IN_PROGRESS.items():
+        if (git_dir / name).exists():
+            raise ScaffoldError(
+                f"{project} is in the middle of {operation}; finish or abort it "
+                "first, so the update is not folded into its commit."
+            )
     dirty = _status(project)
     if dirty:
-        shown = ", ".join(dirty[:3]) + (", ..." if len(dirty) > 3 else "")
         raise ScaffoldError(
-            f"{project} has uncommitted changes ({shown}); "
+            f"{project} has uncommitted changes ({_shown(dirty)}); "
             "commit or stash them first, so the update can be reviewed and undone."
         )
-    return answers
+
+
+def _shown(names: list[str]) -> str:
+    """Names the first three of `names`, and that there are more."""
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+
+
+def _check_tracked(
+    project: Path, history: Path, old: str, answers: Mapping[str, Any]
+) -> None:
+    """Refuses a project whose files from the template git does not track.
+
+    Copier takes what git does not hold for the user's deletions, and deletes the
+    file; this happens to a project inside a repository that ignores it. The files
+    are those release `old` renders from `answers`.
+    """
+    import copier
+
+    with tempfile.TemporaryDirectory(prefix="jaxscaffold-old-") as scratch:
+        copier.run_copy(
+            str(history),
+            scratch,
+            data={key: value for key, value in answers.items() if key[0] != "_"},
+            vcs_ref=old,
+            defaults=True,
+            quiet=True,
+            skip_tasks=True,
+        )
+        rendered = sorted(
+            path.relative_to(scratch).as_posix()
+            for path in Path(scratch).rglob("*")
+            if not path.is_dir()
+        )
+    tracked = set(git_paths("ls-files", cwd=project))
+    missing = [
+        name
+        for name in rendered
+        if name not in tracked and os.path.lexists(project / name)
+    ]
+    if missing:
+        rule = git(
+            *("check-ignore", "-z", "--verbose", "--stdin"),
+            cwd=project,
+            input=f"{missing[0]}\0",
+        )
+        top = git("rev-parse", "--show-toplevel", cwd=project).rstrip("\n")
+        # A .gitignore is named from the top of the work tree; other files in full.
+        source = Path(top, rule.partition("\0")[0])
+        raise ScaffoldError(
+            f"git does not track {_shown(missing)} in {project} ({source} ignores "
+            "them), so an update would take them for deleted; add them with "
+            "`git add --force` and commit first."
+        )
+
+
+def _check_source(url: str, commits: Mapping[str, str], *names: str) -> None:
+    """Refuses unless git fetches the releases `names` of `url` from `commits`."""
+    refs = [f"refs/tags/{name}" for name in names]
+    listed = git("ls-remote", url, *refs).splitlines()
+    found = {}
+    for line in listed:
+        commit, _, ref = line.partition("\t")
+        found[ref] = commit
+    for name, ref in zip(names, refs, strict=True):
+        if found.get(ref) != commits[name]:
+            raise ScaffoldError(
+                f"git fetches {url} from somewhere other than this jaxscaffold's "
+                f"releases (its {name} is another commit), so nothing was run; "
+                "look for url.*.insteadOf in `git config --show-origin --list`."
+            )
+
+
+def _carried(project: Path) -> dict[str, list[str]]:
+    """Returns the user's values of `CARRIED_SETTINGS`, as git reads them here."""
+    carried = {}
+    for key in CARRIED_SETTINGS:
+        try:
+            values = git("config", "--get-all", "--type=path", key, cwd=project)
+        except ScaffoldError:  # Not set.
+            continue
+        carried[key] = values.splitlines()
+    return carried
 
 
 @contextlib.contextmanager
 def _environ(variables: Mapping[str, str]) -> Iterator[None]:
-    """Sets environment variables for this process while the block runs.
+    """Sets environment variables for this process and its plumbum commands.
 
     Copier runs git through plumbum, whose environment is its own copy, and reads
     `COPIER_CACHE_DIR` from `os.environ`: `update_project` sets both.
     """
+    from plumbum import local
+
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
     try:
-        yield
+        with local.env(**variables):
+            yield
     finally:
         for name, value in saved.items():
             if value is None:
@@ -147,33 +270,70 @@ def _environ(variables: Mapping[str, str]) -> Iterator[None]:
 
 def _status(project: Path) -> list[str]:
     """Returns the files under `project` that differ from HEAD, untracked included."""
-    out = git("status", "--porcelain", "--untracked-files=all", "--", ".", cwd=project)
-    top = Path(git("rev-parse", "--show-toplevel", cwd=project).strip())
-    prefix = project.resolve().relative_to(top.resolve())
-    paths = [line[3:].split(" -> ")[-1].strip('"') for line in out.splitlines()]
-    return sorted(Path(path).relative_to(prefix).as_posix() for path in paths)
+    records = git_paths(
+        "status",
+        "--porcelain=v1",
+        "--untracked-files=all",
+        "--no-renames",
+        "--",
+        ".",
+        cwd=project,
+    )
+    prefix = git("rev-parse", "--show-prefix", cwd=project).rstrip("\n")
+    return sorted(record[3:].removeprefix(prefix) for record in records)
 
 
 def _conflicts(project: Path) -> list[str]:
     """Returns the files under `project` left with conflicts by the update."""
-    unmerged = git(
+    unmerged = git_paths(
         "diff", "--name-only", "--relative", "--diff-filter=U", "--", ".", cwd=project
-    ).split()
-    rejected = git(
+    )
+    rejected = git_paths(
         "ls-files", "--others", "--exclude-standard", "--", "*.rej", cwd=project
-    ).split()
+    )
     return sorted({*unmerged, *rejected})
 
 
-def _restore(project: Path) -> None:
+def _restore(project: Path) -> str:
     """Puts the project's files back as committed, as they were before the update.
 
     Safe only because the update starts from a clean tree: nothing untracked (but
     ignored files, which are left alone) existed before it.
+
+    Returns:
+      What could not be restored, in words, or "" if the project is as it was.
     """
-    with contextlib.suppress(ScaffoldError):
-        git("checkout", "--quiet", "--force", "HEAD", "--", ".", cwd=project)
-        git("clean", "--quiet", "--force", "-d", "--", ".", cwd=project)
+    errors = []
+    for args in (
+        ("checkout", "--quiet", "--force", "HEAD", "--", "."),
+        ("clean", "--quiet", "--force", "-d", "--", "."),
+    ):
+        try:
+            git(*args, cwd=project)
+        except ScaffoldError as error:
+            errors.append(str(error))
+    try:
+        left = _status(project)
+    except ScaffoldError as error:
+        return "; ".join([*errors, str(error), "which files differ is not known"])
+    if not left:
+        return ""
+    return "; ".join([*errors, f"files differing from the commit: {_shown(left)}"])
+
+
+def _reason(error: BaseException) -> str | None:
+    """Says in words why Copier failed, or None for an error that is a bug."""
+    from copier.errors import CopierError
+    from plumbum import ProcessExecutionError
+
+    if isinstance(error, KeyboardInterrupt):
+        return "Cancelled"
+    if isinstance(error, ValueError):
+        return answer_error(error).rstrip(".")
+    if isinstance(error, CopierError | ProcessExecutionError | OSError):
+        lines = str(error).strip().splitlines()
+        return f"The update failed ({lines[0] if lines else type(error).__name__})"
+    return None
 
 
 def _follow_defaults(
@@ -210,11 +370,14 @@ def _follow_defaults(
 
 def _target(to: str | None, old: str, known: list[str]) -> str:
     """Checks the release to update to against those known; returns its tag."""
-    new = tag(to or __version__)
+    new = tag(__version__ if to is None else to)
     new_version, old_version = version_of(new), version_of(old)
     newest = version_of(known[-1])
     if new_version is None:
-        raise ScaffoldError(f"'{to}' is not a release version such as {__version__}.")
+        raise ScaffoldError(
+            f"--to '{to}' is not a release version such as {__version__}; "
+            "leave it out for the latest."
+        )
     if old not in known:
         if old_version is not None and newest is not None and old_version > newest:
             raise ScaffoldError(
@@ -257,7 +420,8 @@ def update_project(
       between the user's edits and the template's changes.
 
     Raises:
-      ScaffoldError: if the project cannot be updated; nothing has been changed then.
+      ScaffoldError: if the project cannot be updated; nothing has been changed
+        then, or the message says which files could not be restored.
     """
     project = project.expanduser().absolute()
     data = dict(data or {})
@@ -271,46 +435,45 @@ def update_project(
     data.update(_follow_defaults(answers, data))
     # Copier takes a fifth of a second to import: only commands that use it pay.
     import copier
-    from copier.errors import CopierError
-    from plumbum import ProcessExecutionError, local
 
     old = str(answers["_commit"])
     with (
-        template_history() as (history, known),
+        template_history() as (history, commits),
         tempfile.TemporaryDirectory(prefix="jaxscaffold-copier-") as cache,
     ):
-        new = _target(to, old, known)
+        new = _target(to, old, list(commits))
         # Copier keeps mirrors of remote templates in a cache; a scratch one keeps
         # the local history out of the user's cache of the canonical repository.
-        environment = {**git_redirect(history), "COPIER_CACHE_DIR": cache}
+        environment = {
+            **isolated_git(history, _carried(project)),
+            "COPIER_CACHE_DIR": cache,
+        }
+        with _environ(environment):
+            _check_source(TEMPLATE_URLS[answers["_src_path"]], commits, old, new)
+            _check_tracked(project, history, old, answers)
         try:
-            try:
-                with local.env(**environment), _environ(environment):
-                    copier.run_update(
-                        project,
-                        data=data,
-                        defaults=True,
-                        overwrite=True,
-                        conflict="inline",
-                        vcs_ref=new,
-                        quiet=True,
-                        unsafe=True,
-                    )
-            except BaseException:
-                _restore(project)
+            with _environ(environment):
+                copier.run_update(
+                    project,
+                    data=data,
+                    defaults=True,
+                    overwrite=True,
+                    conflict="inline",
+                    vcs_ref=new,
+                    quiet=True,
+                    unsafe=True,
+                )
+        except BaseException as error:
+            left = _restore(project)
+            reason = _reason(error)
+            if reason is None:
                 raise
-        except KeyboardInterrupt:
-            raise ScaffoldError("Cancelled; the project is as it was.") from None
-        except ValueError as error:
-            raise ScaffoldError(
-                f"{answer_error(error).rstrip('.')}; the project is as it was."
-            ) from None
-        except (CopierError, ProcessExecutionError, OSError) as error:
-            lines = str(error).strip().splitlines()
-            raise ScaffoldError(
-                f"The update failed ({lines[0] if lines else type(error).__name__}); "
-                "the project is as it was."
-            ) from None
+            if left:
+                raise ScaffoldError(
+                    f"{reason}, and restoring the project failed ({left}); put it "
+                    f"back with `{UNDO}` in {project} once the cause is fixed."
+                ) from None
+            raise ScaffoldError(f"{reason}; the project is as it was.") from None
     return Update(
         project=project,
         old=old,

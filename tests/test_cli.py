@@ -17,6 +17,7 @@ from copier.errors import CopierAnswersInterrupt
 from typer.testing import CliRunner
 
 import scaffold
+from scaffold import generate
 from scaffold.cli import app
 
 runner = CliRunner()
@@ -121,10 +122,10 @@ def test_an_empty_existing_folder_is_filled_in_place(
     [
         (["class"], "'class' is a Python keyword"),
         (["1abc"], "'1abc' is not a valid project name"),
-        (["jax"], "would shadow the package 'jax'"),
-        (["flax"], "would shadow the package 'flax'"),
-        (["optax"], "would shadow the package 'optax'"),
-        (["test"], "reserved for the project's layout"),
+        (["jax"], "is the name of a distribution that projects install"),
+        (["ok", "--package-name", "flax"], "would shadow a module"),
+        (["optax"], "is the name of a distribution that projects install"),
+        (["test"], "or a name of their layout"),
         (["json"], "would shadow the standard-library module"),
         (["ok", "--package-name", "os"], "would shadow the standard-library module"),
         (["ok", "--epochs", "0"], "'--epochs'"),
@@ -138,6 +139,23 @@ def test_an_empty_existing_folder_is_filled_in_place(
         (["ok", "--model-type", "rnn"], "Unknown model type 'rnn'"),
         (["ok", "--framework", "pytorch"], "Unknown framework 'pytorch'"),
         (["ok", "-d", 'description=say "hi"'], "without double quotes or backslashes"),
+        (
+            ["ok", "-d", "description=a\rb"],
+            "one non-empty line of printable characters",
+        ),
+        (["ok", "-d", "description=a\x1b[31mb"], "of printable characters"),
+        (["ok", "-d", "description=a\x7fb"], "of printable characters"),
+        (["ok", "-d", "description=a\tb"], "of printable characters"),
+        (["ok", "-d", "description=a\udc80b"], "of printable characters"),
+        (["ok", "--seed", "4294967296"], "The seed must be a whole number from 0 to"),
+        (["ok", "--seed", "1180591620717411303424"], "from 0 to 4294967295."),
+        (["ml_dtypes"], "is the name of a distribution that projects install"),
+        (["orbax-checkpoint"], "is the name of a distribution that projects install"),
+        (["ok", "--package-name", "ml_dtypes"], "would shadow a module"),
+        (["ok", "--package-name", "absl"], "would shadow a module"),
+        (["ok", "--package-name", "google"], "would shadow a module"),
+        (["ok", "--package-name", "yaml"], "would shadow a module"),
+        (["ok", "--package-name", "tensorstore"], "would shadow a module"),
         (["ok", "--optimizer", "lamb"], "Unknown optimizer 'lamb'"),
         (["ok", "--lr-schedule", "linear"], "Unknown lr schedule 'linear'"),
         (["ok", "--data", "colour=red"], "There is no question 'colour'"),
@@ -178,23 +196,260 @@ def test_a_failure_while_filling_an_empty_folder_leaves_it_empty(
 ) -> None:
     target = tmp_path / "empty"
     target.mkdir()
-    real_rename = Path.rename
-    moved: list[Path] = []
+    real_link = os.link
+    moved: list[str] = []
 
-    def rename_then_fail(self: Path, destination: Path) -> Path:
-        if Path(destination).parent == target and moved:
+    def link_then_fail(source: str, destination: str, **kwargs: Any) -> None:
+        if moved:
             raise OSError(28, "No space left on device")
-        if Path(destination).parent == target:
-            moved.append(Path(destination))
-        return real_rename(self, destination)
+        moved.append(destination)
+        real_link(source, destination, **kwargs)
 
-    monkeypatch.setattr(Path, "rename", rename_then_fail)
+    monkeypatch.setattr(os, "link", link_then_fail)
     result = new(str(target), "-y")
     assert result.exit_code == 1
     assert "No space left on device" in result.stderr
-    assert moved, "the failure should come after the first entry was moved"
+    assert moved, "the failure should come after the first file was moved"
     assert list(target.iterdir()) == []
     assert [p.name for p in tmp_path.iterdir()] == ["empty"]
+
+
+def _write_after_rendering(
+    monkeypatch: pytest.MonkeyPatch, path: Path, text: str
+) -> None:
+    """Makes `path` appear with `text` as soon as Copier has rendered the project."""
+    import copier
+
+    real_copy = copier.run_copy
+
+    def copy_then_write(*args: Any, **kwargs: Any) -> Any:
+        rendered = real_copy(*args, **kwargs)
+        path.write_text(text)
+        return rendered
+
+    monkeypatch.setattr(copier, "run_copy", copy_then_write)
+
+
+def test_a_file_written_into_the_folder_meanwhile_is_never_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "empty"
+    target.mkdir()
+    _write_after_rendering(monkeypatch, target / "README.md", "# Mine\n")
+    result = new(str(target), "-y")
+    assert result.exit_code == 1
+    assert f"README.md appeared in {target}" in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert [p.name for p in target.iterdir()] == ["README.md"]
+    assert (target / "README.md").read_text() == "# Mine\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["empty"]
+
+
+def test_a_new_folder_is_claimed_and_left_to_whoever_writes_into_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "proj"
+    _write_after_rendering(monkeypatch, target / "notes.txt", "theirs\n")
+    result = new(str(target), "-y")
+    assert result.exit_code == 1
+    assert f"appeared in {target}" in result.stderr
+    assert [p.name for p in target.iterdir()] == ["notes.txt"]
+    assert (target / "notes.txt").read_text() == "theirs\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["proj"]
+
+
+@pytest.mark.parametrize("git", ["--git", "--no-git"])
+def test_two_runs_at_once_leave_one_whole_project(tmp_path: Path, git: str) -> None:
+    (tmp_path / "reference").mkdir()
+    reference = new(str(tmp_path / "reference" / "same"), "-y", git)
+    assert reference.exit_code == 0, reference.output
+    expected = _files(tmp_path / "reference" / "same")
+    for attempt in range(3):
+        folder = tmp_path / f"race{attempt}"
+        folder.mkdir()
+        command = [sys.executable, "-m", "scaffold", "new", "same", "-y", git]
+        runs = [
+            subprocess.Popen(
+                command,
+                cwd=folder,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outcomes = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+        codes = sorted(code for code, _, _ in outcomes)
+        assert codes == [0, 1], outcomes
+        (failed,) = [err for code, _, err in outcomes if code == 1]
+        assert failed.count("\n") == 1, failed
+        assert _files(folder / "same") == expected
+        assert [p.name for p in folder.iterdir()] == ["same"]
+
+
+def _files(project: Path) -> dict[str, bytes]:
+    """A project's files by relative path (its git objects left out)."""
+    return {
+        path.relative_to(project).as_posix(): path.read_bytes()
+        for path in project.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(project).parts
+    }
+
+
+def test_an_empty_folder_on_another_filesystem_is_filled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a mount point: nothing can be renamed or linked across its boundary."""
+    target = tmp_path / "volume"
+    target.mkdir()
+    real_rename, real_link = os.rename, os.link
+
+    def crosses(source: Any, destination: Any) -> bool:
+        inside = [
+            Path(p).absolute().is_relative_to(target) for p in (source, destination)
+        ]
+        return inside[0] != inside[1]
+
+    def rename(source: Any, destination: Any, **kwargs: Any) -> None:
+        if crosses(source, destination):
+            raise OSError(18, "Invalid cross-device link")
+        real_rename(source, destination, **kwargs)
+
+    def link(source: Any, destination: Any, **kwargs: Any) -> None:
+        if crosses(source, destination):
+            raise OSError(18, "Invalid cross-device link")
+        real_link(source, destination, **kwargs)
+
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(os, "link", link)
+    monkeypatch.chdir(target)
+    result = new(".", "-y")
+    assert result.exit_code == 0, result.output
+    assert (target / "src" / "volume" / "train.py").is_file()
+    assert not list(target.glob(".jaxscaffold-*"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root")
+def test_an_empty_mount_point_is_filled(tmp_path: Path) -> None:
+    target = tmp_path / "volume"
+    target.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "tmpfs", str(target)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        result = run_new_in(target, ".", "-y")
+        assert result.returncode == 0, result.stderr
+        assert (target / "src" / "volume" / "train.py").is_file()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["volume"]
+    finally:
+        subprocess.run(["umount", str(target)], check=True)
+
+
+def run_new_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Runs `jaxscaffold new` in a process of its own, in `folder`."""
+    return subprocess.run(
+        [sys.executable, "-m", "scaffold", "new", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_folder_name_too_long_for_the_filesystem_is_refused(tmp_path: Path) -> None:
+    result = new(str(tmp_path / ("a" * 256)), "-y", "--package-name", "long")
+    assert result.exit_code == 1
+    assert "is longer than the 255 bytes a name may have here" in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_name_near_the_limit_works(tmp_path: Path) -> None:
+    result = new(str(tmp_path / ("a" * 250)), "-y", "--package-name", "long")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["a" * 250]
+
+
+def test_an_empty_folder_without_write_bits_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "locked"
+    target.mkdir()
+    target.chmod(0o555)
+    try:
+        result = new(str(target), "-y")
+    finally:
+        target.chmod(0o755)
+    assert result.exit_code == 1
+    assert f"The folder {target} is not writable." in result.stderr
+    assert list(target.iterdir()) == []
+
+
+def test_staging_folders_of_killed_runs_are_removed(tmp_path: Path) -> None:
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = int(ended.stdout)
+    target = tmp_path / "empty"
+    target.mkdir()
+    host = generate._host_id()
+    stale = [
+        tmp_path / f".jaxscaffold-{host}-{dead}-0badc0de",
+        target / f".jaxscaffold-{host}-{dead}-0badc0de",
+    ]
+    alive = tmp_path / f".jaxscaffold-{host}-{os.getpid()}-0badc0de"
+    other_host = tmp_path / f".jaxscaffold-00000000-{dead}-0badc0de"
+    for folder in [*stale, alive, other_host]:
+        (folder / "src").mkdir(parents=True)
+        (folder / "src" / "half.py").write_text("# half written\n")
+    result = new(str(target), "-y")
+    assert result.exit_code == 0, result.output
+    assert not any(folder.exists() for folder in stale)
+    assert alive.is_dir()
+    assert other_host.is_dir()
+
+
+def test_the_commit_is_jaxscaffolds_when_git_knows_no_name(tmp_path: Path) -> None:
+    config = tmp_path / "gitconfig"
+    config.write_text("[user]\n\temail = ada@example.com\n\tuseConfigOnly = true\n")
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("GIT_")
+    }
+    environment |= {"GIT_CONFIG_GLOBAL": str(config), "GIT_CONFIG_NOSYSTEM": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "scaffold", "new", "proj", "-y"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    log = subprocess.run(
+        ["git", "log", "--format=%an <%ae>"],
+        cwd=tmp_path / "proj",
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert log.stdout == "jaxscaffold <jaxscaffold@users.noreply.github.com>\n"
+
+
+def test_a_repository_that_ignores_the_folder_does_not_count(tmp_path: Path) -> None:
+    outer = tmp_path / "dotfiles"
+    outer.mkdir()
+    subprocess.run(["git", "init", "--quiet"], cwd=outer, check=True)
+    (outer / ".gitignore").write_text("*\n!.gitignore\n")
+    result = new(str(outer / "proj"), "-y")
+    assert result.exit_code == 0, result.output
+    assert "as a git repository with a first commit" in result.stdout
+    assert (outer / "proj" / ".git").is_dir()
 
 
 def test_an_existing_file_is_refused(tmp_path: Path) -> None:

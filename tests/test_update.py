@@ -18,10 +18,12 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from scaffold.history import TEMPLATE_URL
 from tests.conftest import REPO, run
 
 GIT_IDENTITY = {
@@ -311,6 +313,7 @@ def test_plain_copier_update_works_from_the_recorded_source(
     [
         (["--to", "3"], "knows template releases v1, v2, not v3"),
         (["--to", "banana"], "'banana' is not a release version"),
+        (["--to", ""], "--to '' is not a release version"),
         (["-d", "package_name=other"], "package_name cannot change in an update"),
         (["-d", "optimizer=adagrad"], "Unknown optimizer 'adagrad'"),
         (["-d", "epochs=0"], "Epochs must be a whole number of at least 1"),
@@ -378,19 +381,29 @@ def test_refuses_what_it_cannot_update_safely(
 def test_a_project_inside_a_repository_updates_as_a_subfolder(
     releases: dict[str, Path], tmp_path: Path
 ) -> None:
+    """In a folder whose name git would quote unless asked for raw paths."""
     monorepo = tmp_path / "monorepo"
-    monorepo.mkdir()
+    (monorepo / "sub ü").mkdir(parents=True)
     git("init", "--quiet", cwd=monorepo)
     (monorepo / "other.txt").write_text("not the project's\n")
-    (monorepo / "models").mkdir()
-    result = jaxscaffold(releases["v1"], "new", "models/digits", "-y", cwd=monorepo)
+    result = jaxscaffold(releases["v1"], "new", "sub ü/digits", "-y", cwd=monorepo)
     assert result.returncode == 0, result.stderr
-    assert not (monorepo / "models" / "digits" / ".git").exists()
+    project = monorepo / "sub ü" / "digits"
+    assert not (project / ".git").exists()
     git("add", "--all", cwd=monorepo)
     git("commit", "--quiet", "-m", "Add the project", cwd=monorepo)
-    result = jaxscaffold(releases["v2"], "update", "models/digits", cwd=monorepo)
+    (project / "notes ñ.md").write_text("Mine.\n")
+    result = jaxscaffold(releases["v2"], "update", cwd=project)
+    assert result.returncode == 1
+    assert "uncommitted changes (notes ñ.md)" in result.stderr
+    git("add", "--all", cwd=monorepo)
+    git("commit", "--quiet", "-m", "Notes", cwd=monorepo)
+    result = jaxscaffold(releases["v2"], "update", "sub ü/digits", cwd=monorepo)
     assert result.returncode == 0, result.stderr
-    assert (monorepo / "models" / "digits" / "NOTICE.md").is_file()
+    assert "from template v1 to v2: 3 files changed" in result.stdout
+    for name in (".copier-answers.yml", "NOTICE.md", "README.md"):
+        assert f"  {name}\n" in result.stdout
+    assert (project / "NOTICE.md").is_file()
     assert git("status", "--porcelain", "--", "other.txt", cwd=monorepo) == ""
 
 
@@ -416,6 +429,170 @@ def test_a_changed_release_is_refused(
         assert "The template differs from its release v2" in result.stderr
     assert not (tmp_path / "other").exists()
     assert status(tmp_path / "proj") == ""
+
+
+def test_a_project_its_repository_ignores_is_refused_and_kept(
+    releases: dict[str, Path], tmp_path: Path
+) -> None:
+    dotfiles = tmp_path / "dot"
+    dotfiles.mkdir()
+    git("init", "--quiet", cwd=dotfiles)
+    (dotfiles / ".gitignore").write_text("*\n!.gitignore\n")
+    git("add", ".gitignore", cwd=dotfiles)
+    git("commit", "--quiet", "-m", "dotfiles", cwd=dotfiles)
+    made = jaxscaffold(releases["v1"], "new", "loose", "-y", "--no-git", cwd=dotfiles)
+    assert made.returncode == 0, made.stderr
+    project = dotfiles / "loose"
+    model = project / "src" / "loose" / "model.py"
+    model.write_text(model.read_text() + "# my work\n")
+    before = {path: path.read_bytes() for path in project.rglob("*") if path.is_file()}
+
+    result = jaxscaffold(releases["v2"], "update", "-d", "optimizer=sgd", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "git does not track .copier-answers.yml, .gitignore, README.md" in (
+        result.stderr
+    )
+    assert f"({dotfiles / '.gitignore'} ignores them)" in result.stderr
+    after = {path: path.read_bytes() for path in project.rglob("*") if path.is_file()}
+    assert after == before
+
+    # Made without --no-git, the project gets a repository of its own.
+    made = jaxscaffold(releases["v1"], "new", "digits", "-y", cwd=dotfiles)
+    assert made.returncode == 0, made.stderr
+    commit_edits(dotfiles / "digits")
+    result = jaxscaffold(releases["v2"], "update", cwd=dotfiles / "digits")
+    assert result.returncode == 0, result.stderr
+    assert (dotfiles / "digits" / "notes.md").read_text() == "Mine.\n"
+
+
+@pytest.fixture
+def impostor(releases: dict[str, Path], tmp_path: Path) -> Path:
+    """Another repository with tags v1 and v2, whose task runs on every update."""
+    other = tmp_path / "impostor"
+    git("clone", "--quiet", str(releases["v2"]), str(other), cwd=tmp_path)
+    edit(other / "copier.yml", "_copier_operation == 'copy'", "true")
+    git("commit", "--quiet", "--all", "-m", "A task that always runs", cwd=other)
+    for name in ("v1", "v2"):
+        git("tag", "--force", name, cwd=other)
+    return other
+
+
+def test_the_users_git_config_cannot_send_the_update_elsewhere(
+    releases: dict[str, Path], project: Path, impostor: Path, tmp_path: Path
+) -> None:
+    commit_edits(project)
+    config = tmp_path / "gitconfig"
+    config.write_text(
+        f'[url "{impostor}"]\n\tinsteadOf = {TEMPLATE_URL}\n'
+        f"[user]\n\tname = Ada\n\temail = ada@example.com\n"
+    )
+    env = {"GIT_CONFIG_GLOBAL": str(config)}
+    result = jaxscaffold(releases["v2"], "update", cwd=project, env=env)
+    assert result.returncode == 0, result.stderr
+    assert NEW_LINE in (project / "README.md").read_text()
+    assert not (project / "copy-task.log").exists()
+
+    git("add", "--all", cwd=project)
+    git("commit", "--quiet", "-m", "Update to v2", cwd=project)
+    git("config", f"url.{impostor}.insteadOf", TEMPLATE_URL, cwd=project)
+    head = git("rev-parse", "HEAD", cwd=project)
+    result = jaxscaffold(
+        releases["v2"], "update", "-d", "optimizer=sgd", cwd=project, env=env
+    )
+    assert result.returncode == 1
+    assert f"git fetches {TEMPLATE_URL} from somewhere other than" in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert not (project / "copy-task.log").exists()
+    assert status(project) == ""
+    assert git("rev-parse", "HEAD", cwd=project) == head
+
+
+def test_an_update_refuses_a_merge_or_rebase_in_progress(
+    releases: dict[str, Path], project: Path
+) -> None:
+    notes = project / "notes.md"
+    git("switch", "--quiet", "--create", "side", cwd=project)
+    notes.write_text("Mine.\n")
+    git("add", "notes.md", cwd=project)
+    git("commit", "--quiet", "-m", "Notes on a side branch", cwd=project)
+    git("switch", "--quiet", "-", cwd=project)
+    notes.write_text("Mine.\n")
+    git("add", "notes.md", cwd=project)
+    git("commit", "--quiet", "-m", "The same notes", cwd=project)
+    git("merge", "--quiet", "--no-commit", "--no-ff", "side", cwd=project)
+    assert status(project) == ""
+    result = jaxscaffold(releases["v2"], "update", cwd=project)
+    assert result.returncode == 1
+    assert "is in the middle of a merge; finish or abort it first" in result.stderr
+    git("merge", "--abort", cwd=project)
+
+    run_ = run(
+        ["git", "rebase", "--quiet", "--interactive", "HEAD~1"],
+        cwd=project,
+        env={**os.environ, **GIT_IDENTITY, "GIT_SEQUENCE_EDITOR": "sed -i 1ibreak"},
+    )
+    assert run_.returncode == 0, run_.stderr
+    assert status(project) == ""
+    result = jaxscaffold(releases["v2"], "update", cwd=project)
+    assert result.returncode == 1
+    assert "is in the middle of a rebase" in result.stderr
+    assert status(project) == ""
+
+
+def test_an_update_without_git_says_so(
+    releases: dict[str, Path], project: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    result = jaxscaffold(
+        releases["v2"], "update", cwd=project, env={"PATH": str(empty)}
+    )
+    assert result.returncode == 1
+    assert "git is not installed (it is not on PATH)" in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_restore_that_fails_is_reported_file_by_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the disk full, Copier fails halfway and git cannot put files back."""
+    import copier
+
+    from scaffold import update
+    from scaffold.errors import ScaffoldError
+    from scaffold.generate import new_project
+
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Ada")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "ada@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Ada")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "ada@example.com")
+    project = new_project(tmp_path / "digits", answers={}, prompt=False)
+
+    def fail_halfway(destination: Path, **kwargs: object) -> None:
+        (destination / "half-written.py").touch()
+        raise OSError(28, "No space left on device")
+
+    real_git = update.git
+
+    def git_without_space(*args: str, **kwargs: Any) -> str:
+        if args[0] in ("checkout", "clean"):
+            raise ScaffoldError(f"git {args[0]} failed: No space left on device")
+        return real_git(*args, **kwargs)
+
+    monkeypatch.setattr(copier, "run_update", fail_halfway)
+    monkeypatch.setattr(update, "git", git_without_space)
+    with pytest.raises(ScaffoldError) as raised:
+        update.update_project(project, data={"optimizer": "sgd"})
+    message = str(raised.value)
+    assert "as it was" not in message
+    assert message.startswith(
+        "The update failed ([Errno 28] No space left on device), and restoring the "
+        "project failed (git checkout failed: No space left on device; git clean "
+        "failed: No space left on device; files differing from the commit: "
+        "half-written.py)"
+    )
+    assert f"`{update.UNDO}` in {project}" in message
 
 
 @pytest.mark.slow

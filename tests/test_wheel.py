@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scaffold import __version__
-from scaffold.history import BUNDLE, known_versions, tag, template_files
+from scaffold.history import BUNDLE, releases, tag, template_files
 from tests.conftest import REPO, run
 
 pytestmark = pytest.mark.slow
@@ -61,7 +61,7 @@ def test_wheel_history_holds_this_release_as_packaged(
         bundle = tmp_path / BUNDLE
         bundle.write_bytes(archive.read(f"scaffold/_template/{BUNDLE}"))
     release = tag(__version__)
-    assert known_versions(bundle)[-1] == release
+    assert list(releases(bundle))[-1] == release
     checkout = tmp_path / "release"
     cloned = run(
         ["git", "clone", "--quiet", "--branch", release, str(bundle), str(checkout)],
@@ -83,7 +83,7 @@ def test_wheel_generates_a_project_without_the_checkout(
     code = (
         "import sys\n"
         "from scaffold.cli import main\n"
-        "from scaffold.generate import template_root\n"
+        "from scaffold.template import template_root\n"
         f"assert str(template_root()) == {str(site / 'scaffold' / '_template')!r}\n"
         "main()\n"
     )
