@@ -7,8 +7,9 @@ tag (`v` and the package version); that is all plain `copier update` needs, with
 network. For `jaxscaffold update` to work offline, this module rebuilds that history
 from what an installation has:
 
-- every release tag `vX.Y.Z` of the source checkout up to the package's version, each
-  as one commit holding just the template (`TEMPLATE_PATHS` as they were at the tag);
+- every release of the source checkout up to the package's version (a commit that
+  `RELEASES_FILE` records, or a tag `vX.Y.Z`), each as one commit holding just the
+  template (`TEMPLATE_PATHS` as they were then);
 - the template files themselves as the commit of the package's own version.
 
 A wheel carries the result as a git bundle (`history.bundle`, made at build time by
@@ -49,6 +50,10 @@ TEMPLATE_PATHS = ("copier.yml", "template", "migrations")
 """What of the repository makes up the template, and so each release commit."""
 
 BUNDLE = "history.bundle"
+
+RELEASES_FILE = "releases.txt"
+"""Releases recorded in the repository itself, as tags do not travel with a clone:
+each line a version and the commit whose template is that release."""
 
 AUTHOR_EMAIL = "jaxscaffold@users.noreply.github.com"
 _IDENTITY = {
@@ -145,17 +150,47 @@ def _is_repository(root: Path) -> bool:
     return Path(top).resolve() == root.resolve()
 
 
-def _release_tags(root: Path, version: str) -> list[str]:
-    """Returns the release tags of the checkout `root` up to `version`, oldest first."""
+def _releases(root: Path, version: str) -> list[tuple[str, str]]:
+    """Returns the releases of the checkout `root` up to `version`, oldest first.
+
+    Each is its tag and the revision of `root` that holds it: a commit recorded in
+    `RELEASES_FILE`, or else a tag `vX.Y.Z` of the checkout.
+    """
     if not _is_repository(root):
         return []
     limit = Version(version)
-    releases = {}
+    found: dict[Version, tuple[str, str]] = {}
     for name in git("tag", "--list", "v*", cwd=root).split():
         release = version_of(name)
         if release is not None and release <= limit:
-            releases[release] = name
-    return [releases[release] for release in sorted(releases)]
+            found[release] = (name, f"refs/tags/{name}")
+    for number, commit in recorded_releases(root).items():
+        # A shallow clone may lack the commit, as any clone may lack the tags.
+        if (release := Version(number)) <= limit and _has_commit(root, commit):
+            found[release] = (tag(number), commit)
+    return [found[release] for release in sorted(found)]
+
+
+def _has_commit(root: Path, commit: str) -> bool:
+    """Tells whether the checkout `root` holds `commit`."""
+    try:
+        git("cat-file", "-e", f"{commit}^{{commit}}", cwd=root)
+    except ScaffoldError:
+        return False
+    return True
+
+
+def recorded_releases(root: Path) -> dict[str, str]:
+    """Returns the releases `RELEASES_FILE` records under `root`: version to commit."""
+    path = root / RELEASES_FILE
+    if not path.is_file():
+        return {}
+    releases = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            number, commit = line.split()
+            releases[number] = commit
+    return releases
 
 
 def _commit(history: Path, tree: str, parent: str | None, version: str) -> str:
@@ -174,14 +209,11 @@ def _commit(history: Path, tree: str, parent: str | None, version: str) -> str:
     return commit
 
 
-def _tree_at(history: Path, root: Path, name: str) -> str:
-    """Imports the template's part of tag `name` of `root` and returns its tree."""
+def _tree_at(history: Path, root: Path, name: str, revision: str) -> str:
+    """Imports the template's part of `revision` of `root`; returns its tree."""
     git(
-        "fetch",
-        "--quiet",
-        "--no-tags",
-        str(root),
-        f"refs/tags/{name}:refs/source/{name}",
+        *("fetch", "--quiet", "--no-tags", str(root.resolve())),
+        f"{revision}:refs/source/{name}",
         cwd=history,
     )
     entries = git(
@@ -225,8 +257,8 @@ def build_history(root: Path, version: str, destination: Path) -> list[str]:
     git("init", "--quiet", "--bare", str(destination))
     parent = None
     tags = []
-    for name in _release_tags(root, version):
-        tree = _tree_at(destination, root, name)
+    for name, revision in _releases(root, version):
+        tree = _tree_at(destination, root, name, revision)
         if name == tag(version):
             if tree != _tree_of_files(destination, root):
                 raise ScaffoldError(

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scaffold.history import TEMPLATE_URL
+from scaffold.history import TEMPLATE_URL, build_history, recorded_releases, tag
 from tests.conftest import REPO, run
 
 GIT_IDENTITY = {
@@ -593,6 +593,25 @@ def test_a_restore_that_fails_is_reported_file_by_file(
         "half-written.py)"
     )
     assert f"`{update.UNDO}` in {project}" in message
+
+
+def test_recorded_releases_survive_a_clone_without_tags(tmp_path: Path) -> None:
+    """releases.txt, tracked in this repository, records each release's commit."""
+    if git("rev-parse", "--is-shallow-repository", cwd=REPO).strip() == "true":
+        pytest.skip("a shallow clone lacks the commits of earlier releases")
+    recorded = recorded_releases(REPO)
+    assert "0.1.0" in recorded
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", "--no-tags", str(REPO), str(clone), cwd=tmp_path)
+    assert git("tag", cwd=clone) == ""
+    history = tmp_path / "history.git"
+    tags = build_history(clone, "99.0", history)
+    assert tags == [*map(tag, recorded), "v99.0"]
+    for version, commit in recorded.items():
+        for path in ("copier.yml", "template", "migrations"):
+            assert git("rev-parse", f"{tag(version)}:{path}", cwd=history) == git(
+                "rev-parse", f"{commit}:{path}", cwd=REPO
+            )
 
 
 @pytest.mark.slow
