@@ -2,7 +2,7 @@
 
 `jaxscaffold update` renders the release a project was made with and the new one, so
 a wheel needs more than the template's files to update offline. This hook builds the
-history (`scaffold.history.build_bundle`: the checkout's release tags up to the
+history (`scaffold.history.build_bundle`: the checkout's releases up to the
 package's version, and the template files as that version) and adds it to the wheel
 as `scaffold/_template/history.bundle`. Editable installs skip it: a checkout builds
 the history when asked.

@@ -394,8 +394,9 @@ def _check_release() -> None:
     """Refuses to record a release whose template a source checkout has changed.
 
     A wheel's history is built from its own files; a checkout's is built from its
-    tags, and a project recording release `v<version>` must have that release's
-    files, or its updates would take the difference for the user's edits.
+    recorded releases and tags, and a project recording release `v<version>` must
+    have that release's files, or its updates would take the difference for the
+    user's edits.
     """
     root = template_root()
     if not (root / BUNDLE).is_file() and shutil.which("git"):

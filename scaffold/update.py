@@ -91,7 +91,8 @@ class Update:
 def template_history() -> Iterator[tuple[Path, dict[str, str]]]:
     """Yields the installed template's release history and its releases' commits.
 
-    A wheel carries it as a git bundle; a source checkout builds it from its tags.
+    A wheel carries it as a git bundle; a source checkout builds it from its
+    recorded releases and tags.
     """
     root = template_root()
     bundle = root / BUNDLE
