@@ -1,26 +1,39 @@
-"""Benchmarks every framework x model combination and prints one table.
+"""Times generated projects' training loops against the seed's loop, side by side.
 
-Generates a project per combination (defaults, except the answers below) into
-WORKDIR, reusing the ones already there, then runs each project's `bench` command
-in its own process and prints a Markdown table of the figures, with JSON lines
-beside it in WORKDIR/results.jsonl.
+For every framework x model asked for, generates a project (defaults, except the
+answers given) into WORKDIR, reusing one already there, then measures it in a
+process of its own, with the project's `src/` on the path:
+
+- the seed loop, as `shared/seed/jax-ml-train.md` writes it: the project's train
+  step under `jax.jit` without donation, NumPy batches sliced from a fresh
+  permutation by a Python loop and sent to the device one at a time, the loss
+  added up step by step;
+- the project's loop, as its `train` runs an epoch: `run.train_stretch`, one
+  program over the training split on the device (or, for convolutional models on
+  the CPU, programs of a few unrolled steps), the state donated.
+
+Both start from the same state, train on the same data with the same batch size,
+and alternate their timed epochs after a warm-up each; the figures are medians.
+Prints a Markdown table and writes JSON lines to WORKDIR/results.jsonl.
 
     python benchmarks/bench_table.py --workdir /tmp/bench
-    python benchmarks/bench_table.py --frameworks flax-nnx --models mlp
-        --hidden-sizes 64 --batch-size 128 --dispatch scan,step   (one command)
-
-Generating needs this repository's package (copier); running needs only what the
-projects need (jax, flax or equinox, optax, ...), so the projects can be generated on
-one machine and benchmarked on another.
+    python benchmarks/bench_table.py --models mlp --set hidden_sizes=64
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
+import functools
+import importlib
 import json
 import os
+import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,130 +42,231 @@ MODELS = ("mlp", "cnn", "resnet", "vit")
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-def project_dir(workdir: Path, framework: str, model: str) -> Path:
-    """Where the project of one combination lives."""
-    return workdir / f"{framework}-{model}"
+def measure(
+    package: str, settings: dict[str, Any], steps: int, repeats: int
+) -> dict[str, Any]:
+    """Times both loops on the project `package` (importable); returns the figures."""
+    import jax
+    import numpy as np
+
+    config_module = importlib.import_module(f"{package}.config")
+    run = importlib.import_module(f"{package}.run")
+    framework = importlib.import_module(f"{package}.train")
+    data = importlib.import_module(f"{package}.data")
+    config = dataclasses.replace(config_module.Config(), **settings)
+    dataset = data.load_dataset(config.dataset)
+    size = config.batch_size
+    steps = min(steps, dataset.steps_per_epoch(size))
+    init_key, data_key, step_key = jax.random.split(jax.random.key(config.seed), 3)
+    train_images, train_labels = dataset.train_images, dataset.train_labels
+
+    state = framework.create_train_state(config, dataset, init_key)
+    sums = run.zero_sums(config, state, dataset)
+    arrays = run.on_device({"state": state, "sums": sums})
+    images, labels = jax.device_put((train_images, train_labels))
+
+    def order(epoch: int) -> jax.Array:
+        permutation = jax.random.permutation(
+            jax.random.fold_in(data_key, epoch), len(train_labels)
+        )
+        return permutation[: steps * size].reshape(steps, size)
+
+    started = time.perf_counter()  # The program `train` dispatches, compiled.
+    first = order(0)[: run.program_size(steps)]
+    run.train_steps.lower(
+        arrays, images, labels, first, 0, step_key, config=config
+    ).compile()
+    project_compile = time.perf_counter() - started
+
+    def project_epoch(epoch: int) -> None:
+        nonlocal arrays
+        arrays, _ = run.train_stretch(
+            config, arrays, (images, labels), order(epoch), epoch * steps, step_key
+        )
+
+    seed_step = jax.jit(functools.partial(framework.train_step, config=config))
+    state = framework.create_train_state(config, dataset, init_key)
+    first = (train_images[:size], train_labels[:size])
+    started = time.perf_counter()
+    seed_step.lower(state, first, step_key).compile()
+    seed_compile = time.perf_counter() - started
+
+    def seed_epoch(epoch: int) -> None:
+        nonlocal state
+        permutation = np.random.default_rng(epoch).permutation(len(train_labels))
+        epoch_loss = 0.0
+        for index in range(steps):
+            batch = permutation[index * size : (index + 1) * size]
+            state, metrics = seed_step(
+                state, (train_images[batch], train_labels[batch]), step_key
+            )
+            epoch_loss += metrics["loss"] / metrics["count"]
+        float(epoch_loss)
+
+    loops = {"seed": seed_epoch, "project": project_epoch}
+    if config_module.PROJECT["model_type"] == "mlp" and config.hidden_sizes == (64,):
+        loops["seed_code"] = seed_code(dataset, steps, size)
+    seconds: dict[str, list[float]] = {name: [] for name in loops}
+    for epoch in range(repeats + 1):  # The first epoch of each warms up.
+        for name, one_epoch in loops.items():
+            started = time.perf_counter()
+            one_epoch(epoch)
+            if epoch:
+                seconds[name].append(time.perf_counter() - started)
+    seed_rate = steps * size / statistics.median(seconds["seed"])
+    project_rate = steps * size / statistics.median(seconds["project"])
+    if "seed_code" in seconds:
+        code_rate = steps * size / statistics.median(seconds["seed_code"])
+        figures = {"seed_code_examples_per_second": round(code_rate)}
+        figures["speedup_over_seed_code"] = round(project_rate / code_rate, 3)
+    else:
+        figures = {}
+    return {
+        **figures,
+        "steps": steps,
+        "seed_examples_per_second": round(seed_rate),
+        "project_examples_per_second": round(project_rate),
+        "speedup": round(project_rate / seed_rate, 3),
+        "seed_compile_seconds": round(seed_compile, 2),
+        "project_compile_seconds": round(project_compile, 2),
+        "backend": jax.default_backend(),
+    }
 
 
-def package_name(framework: str, model: str) -> str:
-    """The package name copier derives from the project folder's name."""
-    return f"{framework}-{model}".replace("-", "_")
+def seed_code(dataset: Any, steps: int, size: int) -> Callable[[int], None]:
+    """An epoch of the seed's own code: its Linen MLP, TrainState and loop."""
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+    from flax.training import train_state
+
+    class MLP(nn.Module):
+        features: int = 64
+
+        @nn.compact
+        def __call__(self, x: jax.Array) -> jax.Array:
+            x = nn.Dense(self.features)(x)
+            x = jax.nn.relu(x)
+            return nn.Dense(10)(x)
+
+    def loss_fn(params: Any, batch: Any, apply_fn: Any) -> jax.Array:
+        x, y = batch
+        logits = apply_fn(params, x)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        return jnp.mean(loss)
+
+    @jax.jit
+    def train_step(state: Any, batch: Any) -> Any:
+        loss, grads = jax.value_and_grad(loss_fn)(state.params, batch, state.apply_fn)
+        return state.apply_gradients(grads=grads), loss
+
+    images = dataset.train_images.reshape(len(dataset.train_labels), -1)
+    model = MLP()
+    state = train_state.TrainState.create(
+        apply_fn=model.apply,
+        params=model.init(jax.random.PRNGKey(42), jnp.ones((1, images.shape[1]))),
+        tx=optax.adam(learning_rate=1e-3),
+    )
+
+    def epoch(number: int) -> None:
+        nonlocal state
+        permutation = np.random.default_rng(number).permutation(len(images))
+        epoch_loss = 0.0
+        for index in range(steps):
+            batch = permutation[index * size : (index + 1) * size]
+            state, loss = train_step(
+                state, (images[batch], dataset.train_labels[batch])
+            )
+            epoch_loss += loss
+        float(epoch_loss)
+
+    return epoch
 
 
-def generate(workdir: Path, framework: str, model: str) -> Path:
-    """Generates the combination's project unless WORKDIR holds it already."""
-    path = project_dir(workdir, framework, model)
+def generate(workdir: Path, framework: str, model: str) -> tuple[Path, str]:
+    """The combination's project in WORKDIR, generated unless it is there."""
+    path = workdir / f"{framework}-{model}"
     if not path.exists():
         sys.path.insert(0, str(REPOSITORY))
         from scaffold.generate import new_project
 
-        new_project(
-            path,
-            answers={"framework": framework, "model_type": model},
-            prompt=False,
-        )
-    return path
-
-
-def bench(
-    path: Path, package: str, options: list[str], timeout: float
-) -> dict[str, Any]:
-    """Runs the project's `bench --json`; returns its figures or the error."""
-    command = [sys.executable, "-m", package, "bench", "--json", *options]
-    environment = {**os.environ, "PYTHONPATH": str(path / "src")}
-    try:
-        result = subprocess.run(
-            command,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        return {"error": lines[-1] if lines else f"exit code {result.returncode}"}
-    figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return figures
-
-
-def row(framework: str, model: str, options: str, figures: dict[str, Any]) -> str:
-    """One Markdown table row."""
-    if "error" in figures:
-        return f"| {framework} | {model} | {options} | error: {figures['error']} |"
-    seed, project = figures["seed"], figures["project"]
-    return (
-        f"| {framework} | {model} | {options} | {figures['dispatch']} "
-        f"| {seed['examples_per_second']:,.0f} "
-        f"| {project['examples_per_second']:,.0f} "
-        f"| **{figures['speedup']:.2f}x** "
-        f"| {seed['compile_seconds']:.1f} / {project['compile_seconds']:.1f} "
-        f"| {seed['peak_bytes'] / 2**20:,.1f} / {project['peak_bytes'] / 2**20:,.1f} "
-        f"| {seed['flop_bound_share']:.1%} / {project['flop_bound_share']:.1%} |"
-    )
-
-
-HEADER = (
-    "| framework | model | options | dispatch | seed ex/s | project ex/s | speedup "
-    "| compile s (seed / project) | peak MiB (seed / project) "
-    "| FLOP-bound share (seed / project) |\n"
-    "| --- | --- | --- | --- | ---: | ---: | ---: | --- | --- | --- |"
-)
+        answers = {"framework": framework, "model_type": model}
+        new_project(path, answers=answers, prompt=False, init_git=False)
+    return path, path.name.replace("-", "_")
 
 
 def main() -> None:
-    """Parses the options, benchmarks each combination and prints the table."""
+    """Parses the options; generates and measures each combination."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, default=Path("bench-projects"))
+    parser.add_argument("--workdir", type=Path, default=Path(".bench"))
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--dispatch", default="auto", help="Comma-separated.")
-    parser.add_argument("--dataset", default="synthetic-mnist")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--hidden-sizes", help="For the MLP, e.g. 64 or 1024,1024.")
-    parser.add_argument("--steps", type=int, help="Steps per timed epoch.")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument(
-        "--generate-only", action="store_true", help="Generate; do not run."
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a setting of the projects' Config, e.g. hidden_sizes=64 (default: "
+        "dataset=synthetic-mnist, batch_size=128)",
     )
+    parser.add_argument("--steps", type=int, default=200, help="steps per epoch")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs")
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # PACKAGE, internal.
     args = parser.parse_args()
-
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    combinations = [
-        (framework, model)
-        for framework in args.frameworks.split(",")
-        for model in args.models.split(",")
-    ]
-    paths = {combo: generate(args.workdir, *combo) for combo in combinations}
-    if args.generate_only:
+    settings: dict[str, Any] = {"dataset": "synthetic-mnist", "batch_size": 128}
+    for item in args.set:
+        name, _, text = item.partition("=")
+        value = ast.literal_eval(text) if text[:1].isdigit() else text
+        settings[name] = (
+            (value,) if name.endswith("sizes") and isinstance(value, int) else value
+        )
+    if args.measure:
+        print(json.dumps(measure(args.measure, settings, args.steps, args.repeats)))
         return
-
-    print(HEADER, flush=True)
-    with (args.workdir / "results.jsonl").open("a") as results:
-        for (framework, model), path in paths.items():
-            for dispatch in args.dispatch.split(","):
-                options = [
-                    f"--dataset={args.dataset}",
-                    f"--batch-size={args.batch_size}",
-                    f"--repeats={args.repeats}",
-                    f"--dispatch={dispatch}",
-                ]
-                if args.steps:
-                    options.append(f"--steps={args.steps}")
-                if args.hidden_sizes and model == "mlp":
-                    options.append(f"--hidden-sizes={args.hidden_sizes}")
-                figures = bench(
-                    path, package_name(framework, model), options, args.timeout
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    columns = "framework | model | seed ex/s | project ex/s | speedup | compile s"
+    print(f"| {columns} (seed, project) |")
+    print("| --- | --- | ---: | ---: | ---: | --- |")
+    for framework in args.frameworks.split(","):
+        for model in args.models.split(","):
+            path, package = generate(args.workdir, framework, model)
+            command = [sys.executable, __file__, "--measure", package]
+            command += [f"--set={item}" for item in args.set]
+            command += [f"--steps={args.steps}", f"--repeats={args.repeats}"]
+            environment = {**os.environ, "PYTHONPATH": str(path / "src")}
+            result = subprocess.run(
+                command,
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=args.timeout,
+                check=False,
+            )
+            if result.returncode != 0:
+                error = (result.stderr.strip().splitlines() or ["failed"])[-1]
+                print(f"| {framework} | {model} | error: {error} | | | |")
+                continue
+            figures = json.loads(result.stdout.strip().splitlines()[-1])
+            record = {"framework": framework, "model": model, **settings, **figures}
+            with (args.workdir / "results.jsonl").open("a") as file:
+                file.write(json.dumps(record) + "\n")
+            if "speedup_over_seed_code" in figures:
+                print(
+                    f"| {framework} | {model} (the seed's own code) | "
+                    f"{figures['seed_code_examples_per_second']:,} | "
+                    f"{figures['project_examples_per_second']:,} | "
+                    f"**{figures['speedup_over_seed_code']:.2f}x** | |"
                 )
-                label = " ".join(option.lstrip("-") for option in options[:2])
-                if args.hidden_sizes and model == "mlp":
-                    label += f" hidden {args.hidden_sizes}"
-                print(row(framework, model, label, figures), flush=True)
-                record = {"framework": framework, "model": model, "options": options}
-                results.write(json.dumps({**record, **figures}) + "\n")
+            print(
+                f"| {framework} | {model} | {figures['seed_examples_per_second']:,} | "
+                f"{figures['project_examples_per_second']:,} | "
+                f"**{figures['speedup']:.2f}x** | {figures['seed_compile_seconds']}, "
+                f"{figures['project_compile_seconds']} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

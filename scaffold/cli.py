@@ -8,6 +8,7 @@ and a non-zero exit.
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +19,13 @@ from typer.core import TyperGroup
 
 from scaffold import __version__
 from scaffold.errors import ScaffoldError
-from scaffold.generate import choices, new_project, parse_data, read_answers
+from scaffold.generate import (
+    choices,
+    new_project,
+    parse_data,
+    questions,
+    read_answers,
+)
 
 
 def _error(message: str) -> None:
@@ -99,7 +106,6 @@ def _data_option(help: str) -> Any:  # noqa: ANN401 - typer's OptionInfo.
     return typer.Option("--data", "-d", metavar="KEY=VALUE", help=help)
 
 
-@app.command()
 def new(
     path: Annotated[
         Path,
@@ -108,43 +114,6 @@ def new(
             show_default=False,
         ),
     ],
-    framework: Annotated[
-        str | None,
-        typer.Option(help=f"Library: {' | '.join(choices('framework'))}."),
-    ] = None,
-    model_type: Annotated[
-        str | None,
-        typer.Option(help=f"Model: {' | '.join(choices('model_type'))}."),
-    ] = None,
-    optimizer: Annotated[
-        str | None,
-        typer.Option(help=f"Optax optimizer: {' | '.join(choices('optimizer'))}."),
-    ] = None,
-    lr_schedule: Annotated[
-        str | None,
-        typer.Option(
-            help=f"Learning-rate schedule: {' | '.join(choices('lr_schedule'))}."
-        ),
-    ] = None,
-    epochs: Annotated[
-        int | None, typer.Option(min=1, help="Default number of training epochs.")
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option(min=1, help="Default examples per training step.")
-    ] = None,
-    learning_rate: Annotated[
-        float | None,
-        typer.Option(help="Default peak learning rate (default: the optimizer's)."),
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option(min=0, help="Default random seed.")
-    ] = None,
-    package_name: Annotated[
-        str | None,
-        typer.Option(
-            help="Import name of the package (default: from the folder name)."
-        ),
-    ] = None,
     defaults: Annotated[
         bool,
         typer.Option(
@@ -161,26 +130,16 @@ def new(
         bool,
         typer.Option(
             help="Make the project a git repository with a first commit (skipped "
-            "inside a git work tree, or without git).",
+            "inside a git work tree that tracks it, or without git).",
         ),
     ] = True,
+    **flags: Any,  # noqa: ANN401 - one option per question of copier.yml.
 ) -> None:
     """Generate a training project in PATH.
 
     Flags answer the template's questions; in a terminal the others are asked,
     otherwise (or with --defaults) they take their defaults.
     """
-    flags = {
-        "framework": framework,
-        "model_type": model_type,
-        "optimizer": optimizer,
-        "lr_schedule": lr_schedule,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "seed": seed,
-        "package_name": package_name,
-    }
     try:
         answers = parse_data(data or [])
         answers.update(
@@ -201,6 +160,41 @@ def new(
         f"  {package} train\n"
         "  python -m pytest"
     )
+
+
+def _question_options() -> list[inspect.Parameter]:
+    """An option per question of `copier.yml` (but the project's name, PATH's)."""
+    options = []
+    for name, spec in questions().items():
+        if name == "project_name":
+            continue
+        kind = {"int": int | None, "float": float | None}.get(spec["type"], str | None)
+        help = spec["help"].rstrip(".")
+        if "choices" in spec:
+            help += f": {' | '.join(choices(name))}"
+        if "{{" not in str(spec.get("default", "{{")):
+            help += f" (default: {str(spec['default']).rstrip('.')})"
+        annotation = Annotated[kind, typer.Option(help=f"{help}.")]  # type: ignore[valid-type]
+        options.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=annotation,
+            )
+        )
+    return options
+
+
+# Typer reads a command's options from its signature: `new` takes `copier.yml`'s.
+_signature = inspect.signature(new, eval_str=True)
+new.__signature__ = _signature.replace(  # type: ignore[attr-defined]
+    parameters=[
+        *(p for p in _signature.parameters.values() if p.kind != p.VAR_KEYWORD),
+        *_question_options(),
+    ]
+)
+app.command()(new)
 
 
 @app.command()

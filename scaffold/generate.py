@@ -34,11 +34,6 @@ from scaffold.history import (
     tag,
     template_files,
 )
-from scaffold.names import (
-    check_package_name,
-    check_project_name,
-    package_name_for,
-)
 from scaffold.template import template_config, template_root
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -63,7 +58,9 @@ def questions() -> dict[str, dict[str, Any]]:
 
 def choices(question: str) -> list[str]:
     """Returns the values a multiple-choice question accepts, in offered order."""
-    return [str(value) for value in questions()[question]["choices"].values()]
+    offered = questions()[question]["choices"]  # A mapping of labels, or a list.
+    values = offered.values() if isinstance(offered, dict) else offered
+    return [str(value) for value in values]
 
 
 def parse_data(items: list[str]) -> dict[str, Any]:
@@ -175,10 +172,8 @@ def new_project(
     from copier.errors import CopierAnswersInterrupt, CopierError
 
     check_answers(data)
+    # Copier derives the package name and checks both names (copier.yml).
     data.setdefault("project_name", path.name)
-    data.setdefault("package_name", package_name_for(data["project_name"]))
-    check_project_name(data["project_name"])
-    check_package_name(data["package_name"])
     try:
         _check_destination(path)
     except OSError as error:

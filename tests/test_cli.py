@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 import scaffold
 from scaffold import generate
 from scaffold.cli import app
+from scaffold.generate import questions
 
 runner = CliRunner()
 
@@ -48,6 +49,10 @@ def test_help_lists_the_options(flag: str) -> None:
     assert result.exit_code == 0, result.output
     for option in ("--model-type", "--optimizer", "--epochs", "--defaults", "--data"):
         assert option in result.stdout
+    # Every question of copier.yml is a flag, with its help and choices.
+    for name in questions().keys() - {"project_name"}:
+        assert f"--{name.replace('_', '-')}" in result.stdout
+    assert "flax-linen" in result.stdout
 
 
 def test_new_writes_a_project_with_the_given_answers(tmp_path: Path) -> None:
@@ -121,17 +126,17 @@ def test_an_empty_existing_folder_is_filled_in_place(
     ("args", "message"),
     [
         (["class"], "'class' is a Python keyword"),
-        (["1abc"], "'1abc' is not a valid project name"),
+        (["1abc"], "The project name must start with a letter"),
         (["jax"], "is the name of a distribution that projects install"),
         (["ok", "--package-name", "flax"], "would shadow a module"),
         (["optax"], "is the name of a distribution that projects install"),
         (["test"], "or a name of their layout"),
-        (["json"], "would shadow the standard-library module"),
-        (["ok", "--package-name", "os"], "would shadow the standard-library module"),
-        (["ok", "--epochs", "0"], "'--epochs'"),
-        (["ok", "--epochs", "-3"], "'--epochs'"),
+        (["json"], "would shadow a module"),
+        (["ok", "--package-name", "os"], "would shadow a module"),
+        (["ok", "--epochs", "0"], "Epochs must be a whole number of at least 1."),
+        (["ok", "--epochs", "-3"], "Epochs must be a whole number of at least 1."),
         (["ok", "--epochs", "abc"], "'--epochs'"),
-        (["ok", "--batch-size", "0"], "'--batch-size'"),
+        (["ok", "--batch-size", "0"], "The batch size must be a whole number"),
         (["ok", "--learning-rate", "0"], "must be a finite number greater than 0."),
         (["ok", "--learning-rate", "inf"], "must be a finite number greater than 0."),
         (["ok", "--learning-rate", "nan"], "must be a finite number greater than 0."),

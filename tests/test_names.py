@@ -1,4 +1,4 @@
-"""Tests of project and package names."""
+"""Tests of project and package names: derived and checked by copier.yml alone."""
 
 from __future__ import annotations
 
@@ -7,22 +7,27 @@ import re
 import sys
 import tomllib
 from importlib import metadata
+from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 from packaging.requirements import Requirement
 from pytest_copie.plugin import Copie
 
 from scaffold.errors import ScaffoldError
-from scaffold.generate import choices
-from scaffold.names import (
-    check_package_name,
-    check_project_name,
-    distribution_name,
-    package_name_for,
-    reserved,
-)
-from tests.conftest import REPO, render
+from scaffold.generate import choices, new_project, read_answers
+from scaffold.template import template_config
+from tests.conftest import render
+
+
+def reserved(kind: str) -> set[str]:
+    """The names copier.yml reserves, of a kind: "project" or "package"."""
+    return set(template_config()[f"reserved_{kind}_names"]["default"])
+
+
+def distribution_name(name: str) -> str:
+    """A distribution's name as installers compare it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @pytest.mark.parametrize(
@@ -34,62 +39,63 @@ from tests.conftest import REPO, render
         ("digits_mlp", "digits_mlp"),
     ],
 )
-def test_package_name_comes_from_the_project_name(project: str, package: str) -> None:
-    assert package_name_for(project) == package
-    check_package_name(package)
+def test_package_name_comes_from_the_project_name(
+    tmp_path: Path, project: str, package: str
+) -> None:
+    new_project(tmp_path / project, answers={}, prompt=False, init_git=False)
+    assert read_answers(tmp_path / project)["package_name"] == package
 
 
 @pytest.mark.parametrize(
-    ("name", "message"),
+    ("answers", "message"),
     [
-        ("class", "is a Python keyword"),
-        ("1abc", "is not a valid package name"),
-        ("_private", "is not a valid package name"),
-        ("has space", "is not a valid package name"),
-        ("jax", "would shadow a module"),
-        ("flax", "would shadow a module"),
-        ("optax", "would shadow a module"),
-        ("ml_dtypes", "would shadow a module"),
-        ("typing_extensions", "would shadow a module"),
-        ("absl", "would shadow a module"),
-        ("etils", "would shadow a module"),
-        ("yaml", "would shadow a module"),
-        ("google", "would shadow a module"),
-        ("msgpack", "would shadow a module"),
-        ("packaging", "would shadow a module"),
-        ("opt_einsum", "would shadow a module"),
-        ("jaxtyping", "would shadow a module"),
-        ("treescope", "would shadow a module"),
-        ("tensorstore", "would shadow a module"),
-        ("test", "or a name of their layout"),
-        ("json", "would shadow the standard-library module"),
-        ("typing", "would shadow the standard-library module"),
-        ("a" * 41, "longer than 40 characters"),
+        ({"package_name": "class"}, "is a Python keyword"),
+        ({"package_name": "1abc"}, "is not a valid package name"),
+        ({"package_name": "_private"}, "is not a valid package name"),
+        ({"package_name": "has space"}, "is not a valid package name"),
+        ({"package_name": "a" * 41}, "longer than 40 characters"),
+        *(
+            ({"package_name": name}, "would shadow a module")
+            for name in (
+                "jax",
+                "flax",
+                "optax",
+                "json",
+                "typing",
+                "test",
+                "ml_dtypes",
+                "typing_extensions",
+                "absl",
+                "etils",
+                "yaml",
+                "google",
+                "msgpack",
+                "packaging",
+                "opt_einsum",
+                "jaxtyping",
+                "treescope",
+                "tensorstore",
+            )
+        ),
+        *(
+            ({"project_name": name}, "is the name of a distribution")
+            for name in ("jax", "Orbax.Checkpoint", "scikit-learn", "ML-Dtypes")
+        ),
+        *(
+            ({"project_name": name}, "The project name must start with a letter")
+            for name in ("1abc", "-x", "my proj", "proj!")
+        ),
     ],
 )
-def test_bad_package_names_are_refused(name: str, message: str) -> None:
+def test_names_that_cannot_work_are_refused(
+    tmp_path: Path, answers: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ScaffoldError, match=re.escape(message)):
-        check_package_name(name)
+        new_project(tmp_path / "ok", answers=answers, prompt=False, init_git=False)
+    assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("name", ["1abc", "-x", "my proj", "", "proj!"])
-def test_bad_project_names_are_refused(name: str) -> None:
-    with pytest.raises(ScaffoldError, match="is not a valid project name"):
-        check_project_name(name)
-
-
-@pytest.mark.parametrize(
-    "name",
-    ["jax", "Orbax.Checkpoint", "scikit-learn", "ML-Dtypes", "typing_extensions"],
-)
-def test_project_names_of_installed_distributions_are_refused(name: str) -> None:
-    with pytest.raises(ScaffoldError, match="is the name of a distribution"):
-        check_project_name(name)
-
-
-def test_copier_refuses_every_name_the_cli_refuses() -> None:
-    """Plain `copier copy` must be as safe as `jaxscaffold new`."""
-    questions = yaml.safe_load((REPO / "copier.yml").read_text())
+def test_copier_yml_reserves_the_standard_library_and_keywords() -> None:
     public_stdlib = {
         name
         for name in sys.stdlib_module_names
@@ -97,9 +103,7 @@ def test_copier_refuses_every_name_the_cli_refuses() -> None:
     }
     missing = public_stdlib - reserved("package")
     assert not missing, f"copier.yml's reserved_package_names lacks {sorted(missing)}"
-    assert "in reserved_package_names" in questions["package_name"]["validator"]
-    assert "in reserved_project_names" in questions["project_name"]["validator"]
-    validator = questions["package_name"]["validator"]
+    validator = template_config()["package_name"]["validator"]
     for word in keyword.kwlist:
         if word.islower():
             assert f"'{word}'" in validator, word

@@ -17,12 +17,14 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from scaffold import __version__
 from scaffold.history import TEMPLATE_URL, build_history, recorded_releases, tag
 from tests.conftest import REPO, run
 
@@ -256,7 +258,7 @@ def test_a_changed_answer_regenerates_what_depends_on_it(
     assert result.returncode == 0, result.stderr
     assert "optax.sgd(" in (package / "optimizer.py").read_text()
     config = (package / "config.py").read_text()
-    assert 'optimizer: str = "sgd"' in config
+    assert '"optimizer": "sgd"' in config
     # The learning rate was Adam's default, so it follows the optimizer to SGD's.
     assert "learning_rate: float = 0.05" in config
     assert answers(project)["optimizer"] == "sgd"
@@ -612,6 +614,47 @@ def test_recorded_releases_survive_a_clone_without_tags(tmp_path: Path) -> None:
             assert git("rev-parse", f"{tag(version)}:{path}", cwd=history) == git(
                 "rev-parse", f"{commit}:{path}", cwd=REPO
             )
+
+
+def test_a_project_of_release_0_1_0_updates_with_every_edit_kept(
+    tmp_path: Path,
+) -> None:
+    """The first release's project, edited and committed, moves to this release."""
+    if git("rev-parse", "--is-shallow-repository", cwd=REPO).strip() == "true":
+        pytest.skip("a shallow clone lacks the commit of release 0.1.0")
+    first = tmp_path / "jaxscaffold-0.1.0"
+    commit = recorded_releases(REPO)["0.1.0"]
+    git("archive", f"--output={tmp_path / 'first.tar'}", commit, cwd=REPO)
+    with tarfile.open(tmp_path / "first.tar") as archive:
+        archive.extractall(first, filter="data")
+    made = jaxscaffold(first, "new", "digits", "-y", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "digits"
+    assert answers(project)["_commit"] == "v0.1.0"
+    commit_edits(project)
+
+    result = jaxscaffold(REPO, "update", cwd=project)
+    conflicted = sorted(
+        path.relative_to(project).as_posix()
+        for path in project.rglob("*")
+        if path.is_file()
+        and ".git" not in path.parts
+        and "<<<<<<< before updating" in path.read_text(errors="replace")
+    )
+    if conflicted:
+        assert result.returncode == 1
+        assert f"clash with the template's changes in {', '.join(conflicted)};" in (
+            result.stderr
+        )
+    else:
+        assert result.returncode == 0, result.stderr
+    assert answers(project)["_commit"] == f"v{__version__}"
+    assert (project / "notes.md").read_text() == "Mine.\n"
+    assert "Trained on my laptop." in (project / "README.md").read_text()
+    model = project / "src" / "digits" / "model.py"
+    assert "# Widened by hand for my experiments." in model.read_text()
+    assert "flax" in model.read_text()
+    assert not (project / "src" / "digits" / "loop.py").exists()
 
 
 @pytest.mark.slow

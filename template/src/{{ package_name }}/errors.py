@@ -4,8 +4,7 @@
 class UsageError(Exception):
     """A setting, file or folder that does not fit; the message says which and why.
 
-    `exit_code` is the status the command line exits with: 1, or 128 + the signal's
-    number for a run that a signal stopped.
+    `exit_code` is the command's: 1, or 128 + the signal's number if one stopped it.
     """
 
     def __init__(self, message: str, *, exit_code: int = 1) -> None:

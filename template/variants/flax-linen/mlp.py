@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import DTypeLike
 
-from {{ package_name }}.config import Config
+from .config import Config
+from .data import Dataset
 
 
 class MLP(nn.Module):
@@ -35,13 +36,10 @@ class MLP(nn.Module):
         return nn.Dense(self.num_classes, dtype=self.dtype)(x_BxD)
 
 
-def create_model(config: Config, num_classes: int) -> MLP:
-    """Builds the model; Linen infers the input shape at initialisation.
-
-    It computes in the dtype `config.precision` names.
-    """
+def create_model(config: Config, dataset: Dataset) -> MLP:
+    """Builds the model; Linen infers the input shape at initialisation."""
     return MLP(
         hidden_sizes=config.hidden_sizes,
-        num_classes=num_classes,
+        num_classes=dataset.num_classes,
         dtype=jnp.dtype(config.precision),
     )

@@ -7,8 +7,9 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import DTypeLike
 
-from {{ package_name }}.config import Config
-from {{ package_name }}.patches import (
+from .config import Config
+from .data import Dataset
+from .patches import (
     choose_patch_size,
     patchify,
 )
@@ -88,8 +89,8 @@ class ViT(nnx.Module):
         self.norm = nnx.LayerNorm(config.embed_dim, dtype=dtype, rngs=rngs)
         self.head = nnx.Linear(config.embed_dim, num_classes, dtype=dtype, rngs=rngs)
 
-    def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
-        """Returns the logits, shape (batch, num_classes)."""
+    def __call__(self, x_BxHxWxC: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
+        """The logits (batch, classes); `rngs` is for dropout layers, if added."""
         x_BxLxD = self.embed(patchify(x_BxHxWxC, self.patch_size))
         # Cast, or the float32 parameter would promote bfloat16 activations to float32.
         x_BxLxD = x_BxLxD + self.positions[None].astype(x_BxLxD.dtype)
@@ -99,12 +100,6 @@ class ViT(nnx.Module):
         return self.head(x_BxD)
 
 
-def create_model(
-    config: Config,
-    image_shape: tuple[int, int, int],
-    num_classes: int,
-    *,
-    rngs: nnx.Rngs,
-) -> ViT:
-    """Builds the model for images of `image_shape` and `num_classes` classes."""
-    return ViT(image_shape, num_classes, config, rngs=rngs)
+def create_model(config: Config, dataset: Dataset, *, rngs: nnx.Rngs) -> ViT:
+    """Builds the model for the dataset's images and classes."""
+    return ViT(dataset.image_shape, dataset.num_classes, config, rngs=rngs)

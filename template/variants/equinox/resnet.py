@@ -12,8 +12,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from {{ package_name }}.config import Config
+from .config import Config
+from .data import Dataset
 
+# On the CPU, XLA compiles a convolution inside a loop into far slower code, so
+# `train` runs this model there in programs of this many unrolled steps.
+STEPS_PER_PROGRAM_ON_CPU = 4
 # The name of the vmapped batch axis that batch normalization averages over.
 BATCH_AXIS = "batch"
 # As in Flax's ImageNet example: running statistics follow recent batches.
@@ -124,7 +128,7 @@ class ResNet(eqx.Module):
             channels, stage_widths[0], 3, padding=1, use_bias=False, key=stem_key
         )
         self.stem_norm = batch_norm(stage_widths[0])
-        blocks = []
+        blocks: list[ResidualBlock] = []
         width_in = stage_widths[0]
         for stage, width in enumerate(stage_widths):
             for index in range(blocks_per_stage):
@@ -137,7 +141,7 @@ class ResNet(eqx.Module):
         self.head = eqx.nn.Linear(width_in, num_classes, key=head_key)
 
     def __call__(
-        self, x_HxWxC: jax.Array, state: eqx.nn.State
+        self, x_HxWxC: jax.Array, state: eqx.nn.State, *, key: jax.Array | None = None
     ) -> tuple[jax.Array, eqx.nn.State]:
         """Returns the logits of one image, shape (num_classes,), and the state."""
         x = jnp.transpose(x_HxWxC, (2, 0, 1))  # Equinox convolves channels-first.
@@ -149,17 +153,11 @@ class ResNet(eqx.Module):
         return self.head(x_D), state
 
 
-def create_model(
-    config: Config,
-    image_shape: tuple[int, int, int],
-    num_classes: int,
-    *,
-    key: jax.Array,
-) -> ResNet:
-    """Builds the model for images of `image_shape` and `num_classes` classes."""
+def create_model(config: Config, dataset: Dataset, *, key: jax.Array) -> ResNet:
+    """Builds the model for the dataset's images and classes."""
     return ResNet(
-        image_shape,
-        num_classes,
+        dataset.image_shape,
+        dataset.num_classes,
         config.stage_widths,
         config.blocks_per_stage,
         key=key,

@@ -12,8 +12,12 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import DTypeLike
 
-from {{ package_name }}.config import Config
+from .config import Config
+from .data import Dataset
 
+# On the CPU, XLA compiles a convolution inside a loop into far slower code, so
+# `train` runs this model there in programs of this many unrolled steps.
+STEPS_PER_PROGRAM_ON_CPU = 4
 # As in Flax's ImageNet example: running statistics follow recent batches.
 BATCH_NORM_MOMENTUM = 0.9
 
@@ -125,8 +129,8 @@ class ResNet(nnx.Module):
         self.blocks = nnx.List(blocks)
         self.head = nnx.Linear(width_in, num_classes, dtype=dtype, rngs=rngs)
 
-    def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
-        """Returns the logits, shape (batch, num_classes)."""
+    def __call__(self, x_BxHxWxC: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
+        """The logits (batch, classes); `rngs` is for dropout layers, if added."""
         x = nnx.relu(self.stem_norm(self.stem_conv(x_BxHxWxC)))
         for block in self.blocks:
             x = block(x)
@@ -134,20 +138,11 @@ class ResNet(nnx.Module):
         return self.head(x_BxD)
 
 
-def create_model(
-    config: Config,
-    image_shape: tuple[int, int, int],
-    num_classes: int,
-    *,
-    rngs: nnx.Rngs,
-) -> ResNet:
-    """Builds the model for images of `image_shape` and `num_classes` classes.
-
-    It computes in the dtype `config.precision` names.
-    """
+def create_model(config: Config, dataset: Dataset, *, rngs: nnx.Rngs) -> ResNet:
+    """Builds the model for the dataset's images and classes."""
     return ResNet(
-        image_shape,
-        num_classes,
+        dataset.image_shape,
+        dataset.num_classes,
         config.stage_widths,
         config.blocks_per_stage,
         dtype=jnp.dtype(config.precision),

@@ -7,8 +7,9 @@ import jax
 import jax.numpy as jnp
 from jax.typing import DTypeLike
 
-from {{ package_name }}.config import Config
-from {{ package_name }}.patches import (
+from .config import Config
+from .data import Dataset
+from .patches import (
     choose_patch_size,
     patchify,
 )
@@ -74,17 +75,14 @@ class ViT(nn.Module):
         return nn.Dense(self.num_classes, dtype=self.dtype)(x_BxD)
 
 
-def create_model(config: Config, num_classes: int) -> ViT:
-    """Builds the model; Linen infers the input shape at initialisation.
-
-    It computes in the dtype `config.precision` names.
-    """
+def create_model(config: Config, dataset: Dataset) -> ViT:
+    """Builds the model; Linen infers the input shape at initialisation."""
     return ViT(
         patch_size=config.patch_size,
         embed_dim=config.embed_dim,
         num_layers=config.num_layers,
         num_heads=config.num_heads,
         mlp_dim=config.mlp_dim,
-        num_classes=num_classes,
+        num_classes=dataset.num_classes,
         dtype=jnp.dtype(config.precision),
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 
-from {{ package_name }}.config import Config
-from {{ package_name }}.patches import (
+from .config import Config
+from .data import Dataset
+from .patches import (
     choose_patch_size,
     patchify,
 )
@@ -91,7 +92,7 @@ class ViT(eqx.Module):
         self.head = eqx.nn.Linear(config.embed_dim, num_classes, key=head_key)
 
     def __call__(
-        self, x_HxWxC: jax.Array, state: eqx.nn.State
+        self, x_HxWxC: jax.Array, state: eqx.nn.State, *, key: jax.Array | None = None
     ) -> tuple[jax.Array, eqx.nn.State]:
         """Returns the logits of one image, shape (num_classes,), and `state`.
 
@@ -106,12 +107,6 @@ class ViT(eqx.Module):
         return self.head(x_D), state
 
 
-def create_model(
-    config: Config,
-    image_shape: tuple[int, int, int],
-    num_classes: int,
-    *,
-    key: jax.Array,
-) -> ViT:
-    """Builds the model for images of `image_shape` and `num_classes` classes."""
-    return ViT(image_shape, num_classes, config, key=key)
+def create_model(config: Config, dataset: Dataset, *, key: jax.Array) -> ViT:
+    """Builds the model for the dataset's images and classes."""
+    return ViT(dataset.image_shape, dataset.num_classes, config, key=key)

@@ -14,8 +14,12 @@ import jax
 import jax.numpy as jnp
 from jax.typing import DTypeLike
 
-from {{ package_name }}.config import Config
+from .config import Config
+from .data import Dataset
 
+# On the CPU, XLA compiles a convolution inside a loop into far slower code, so
+# `train` runs this model there in programs of this many unrolled steps.
+STEPS_PER_PROGRAM_ON_CPU = 4
 # As in Flax's ImageNet example: running statistics follow recent batches.
 BATCH_NORM_MOMENTUM = 0.9
 
@@ -86,14 +90,11 @@ class ResNet(nn.Module):
         return nn.Dense(self.num_classes, dtype=self.dtype)(x_BxD)
 
 
-def create_model(config: Config, num_classes: int) -> ResNet:
-    """Builds the model; Linen infers the input shape at initialisation.
-
-    It computes in the dtype `config.precision` names.
-    """
+def create_model(config: Config, dataset: Dataset) -> ResNet:
+    """Builds the model; Linen infers the input shape at initialisation."""
     return ResNet(
         stage_widths=config.stage_widths,
         blocks_per_stage=config.blocks_per_stage,
-        num_classes=num_classes,
+        num_classes=dataset.num_classes,
         dtype=jnp.dtype(config.precision),
     )

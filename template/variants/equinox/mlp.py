@@ -7,7 +7,8 @@ import itertools
 import equinox as eqx
 import jax
 
-from {{ package_name }}.config import Config
+from .config import Config
+from .data import Dataset
 
 # The name of the vmapped batch axis (used by models with batch normalization).
 BATCH_AXIS = "batch"
@@ -38,7 +39,7 @@ class MLP(eqx.Module):
         self.head = eqx.nn.Linear(widths[-1], num_classes, key=head_key)
 
     def __call__(
-        self, x_HxWxC: jax.Array, state: eqx.nn.State
+        self, x_HxWxC: jax.Array, state: eqx.nn.State, *, key: jax.Array | None = None
     ) -> tuple[jax.Array, eqx.nn.State]:
         """Returns the logits of one image, shape (num_classes,), and `state`.
 
@@ -51,13 +52,9 @@ class MLP(eqx.Module):
         return self.head(x_D), state
 
 
-def create_model(
-    config: Config,
-    image_shape: tuple[int, int, int],
-    num_classes: int,
-    *,
-    key: jax.Array,
-) -> MLP:
-    """Builds the model for images of `image_shape` and `num_classes` classes."""
-    height, width, channels = image_shape
-    return MLP(height * width * channels, config.hidden_sizes, num_classes, key=key)
+def create_model(config: Config, dataset: Dataset, *, key: jax.Array) -> MLP:
+    """Builds the model for the dataset's images and classes."""
+    height, width, channels = dataset.image_shape
+    return MLP(
+        height * width * channels, config.hidden_sizes, dataset.num_classes, key=key
+    )

@@ -1,0 +1,49 @@
+"""How fast the project trains: examples per second, compile time, memory, FLOPs.
+
+It times the program `train` runs for an epoch: train steps in one scan.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jax
+
+from . import run
+from . import train as framework
+from .config import Config
+from .data import load_dataset
+
+
+def bench(config: Config, steps: int, peak_tflops: float | None) -> dict[str, Any]:
+    """The figures of `steps` steps; with the device's peak, the share reached."""
+    dataset = load_dataset(config.dataset)
+    init_key, data_key, step_key = jax.random.split(jax.random.key(config.seed), 3)
+    state = framework.create_train_state(config, dataset, init_key)
+    arrays = run.on_device(
+        {"state": state, "sums": run.zero_sums(config, state, dataset)}
+    )
+    data = jax.device_put((dataset.train_images, dataset.train_labels))
+    order = jax.random.randint(data_key, (steps, config.batch_size), 0, len(data[1]))
+    started = time.perf_counter()
+    first = order[: run.program_size(steps)]  # As `train` dispatches it.
+    lowered = run.train_steps.lower(arrays, *data, first, 0, step_key, config=config)
+    program = lowered.compile()
+    compile_seconds = time.perf_counter() - started
+    for first_step in (0, steps):  # The first run warms up.
+        started = time.perf_counter()
+        arrays, _ = run.train_stretch(config, arrays, data, order, first_step, step_key)
+    seconds = time.perf_counter() - started
+    costs, memory = program.cost_analysis(), program.memory_analysis()
+    flops = (costs[0] if isinstance(costs, list) else costs or {}).get("flops", 0.0)
+    used = memory.argument_size_in_bytes + memory.temp_size_in_bytes if memory else 0
+    report = {
+        "examples_per_second": round(steps * config.batch_size / seconds),
+        "compile_seconds": round(compile_seconds, 3),
+        "peak_memory_mb": round(used / 2**20, 1),
+        "tflops_per_second": round(flops / seconds / 1e12, 4),
+    }
+    if peak_tflops:
+        report["flop_utilisation"] = round(report["tflops_per_second"] / peak_tflops, 4)
+    return report

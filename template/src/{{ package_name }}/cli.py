@@ -1,0 +1,135 @@
+"""The command line: `train`, `evaluate`, `predict`, `plot` and `bench`.
+
+`train` and `bench` take each field of `Config` as an option, its comment as help:
+a field added to the config is an option at once. JAX loads only when needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import json
+import sys
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+
+from .config import Config
+from .errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad option in one line, as every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"Error: {message}; see {self.prog} --help.\n")
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """Adds `--field-name` for each field of `Config`, its comment as help."""
+    comments: dict[str, str] = {}
+    comment, after_field = "", False
+    for line in inspect.getsource(Config).splitlines():
+        text, name = line.strip(), line.strip().partition(":")[0]
+        if text.startswith("#"):
+            comment = text[2:] if after_field else f"{comment} {text[2:]}".strip()
+            after_field = False
+        elif name.isidentifier() and comment:
+            comments[name], after_field = comment, True  # b1 and b2 share one.
+        else:
+            comment, after_field = "", False
+    for name, kind in typing.get_type_hints(Config).items():
+        default = getattr(Config(), name)
+        choices = typing.get_args(kind) if typing.get_origin(kind) is Literal else None
+        parse: Any = type(default)
+        metavar = {int: "N", float: "X"}.get(parse)
+        if isinstance(default, tuple):  # Sizes, written 256,128.
+            parse, metavar = lambda text: tuple(map(int, text.split(","))), "N,N"
+            default = ",".join(map(str, default))
+        flag, help = (
+            f"--{name.replace('_', '-')}",
+            f"{comments[name]} (default: {default})",
+        )
+        parser.add_argument(
+            flag, type=parse, choices=choices, metavar=metavar, help=help
+        )
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line."""
+    names = {field.name for field in dataclasses.fields(Config)}
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The parser of every command."""
+    parser = _Parser(description=sys.modules[__package__].__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    workdir: Any = {"type": Path, "default": Path("runs/default"), "help": "run folder"}
+    checkpoint: Any = {"default": "best", "help": "best, latest or a step number"}
+    train = commands.add_parser("train", help="train, or resume the workdir's run")
+    train.add_argument("--workdir", **workdir)
+    train.add_argument("--restart", action="store_true", help="delete the run first")
+    _add_config_options(train)
+    evaluate = commands.add_parser("evaluate", help="test metrics of a checkpoint")
+    evaluate.add_argument("--workdir", **workdir)
+    evaluate.add_argument("--checkpoint", **checkpoint)
+    predict = commands.add_parser("predict", help="classes of images (.npy, .npz)")
+    predict.add_argument("images", type=Path)
+    predict.add_argument("--workdir", **workdir)
+    predict.add_argument("--checkpoint", **checkpoint)
+    predict.add_argument("--output", type=Path, help="an .npz file for the classes")
+    plot = commands.add_parser("plot", help="draw the run's curves into an image")
+    plot.add_argument("--workdir", **workdir)
+    plot.add_argument("--output", type=Path, help="default: WORKDIR/curves.png")
+    bench = commands.add_parser("bench", help="examples/s, compile time, memory")
+    bench.add_argument("--steps", type=int, default=50, help="timed steps")
+    bench.add_argument("--peak-tflops", type=float, help="the device's, for a share")
+    _add_config_options(bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Runs one command; an error is one line on stderr and a non-zero exit."""
+    args = _parser().parse_args(argv)
+    try:
+        _command(args)
+    except (UsageError, OSError, MemoryError) as error:
+        message = str(error) or "out of memory; try smaller sizes or batches."
+        if isinstance(error, OSError):
+            message = f"{error.filename or 'a file'}: {error.strerror}."
+        print(f"Error: {message}", file=sys.stderr)
+        sys.exit(getattr(error, "exit_code", 1))
+
+
+def _command(args: argparse.Namespace) -> None:
+    """Runs the command `args` names."""
+    if args.command == "plot":
+        from .plot import plot
+
+        print(plot(args.workdir, args.output))
+        return
+    from . import run
+
+    if args.command == "train":
+        config = run.config_for(args.workdir, _settings(args), args.restart)
+        print(json.dumps(run.train(config, args.workdir, restart=args.restart)))
+    elif args.command == "evaluate":
+        print(json.dumps(run.evaluate(args.workdir, args.checkpoint)))
+    elif args.command == "predict":
+        classes, probabilities, _ = run.predict(
+            args.workdir, args.images, args.checkpoint
+        )
+        if args.output is None:
+            print("\n".join(map(str, classes.tolist())))
+        else:
+            import numpy as np
+
+            np.savez(args.output, classes=classes, probabilities=probabilities)
+    elif args.command == "bench":
+        from .bench import bench
+
+        config = dataclasses.replace(Config(), **_settings(args))
+        print(json.dumps(bench(config, args.steps, args.peak_tflops)))
