@@ -175,10 +175,8 @@ def train_steps(
         sums = jax.tree.map(jnp.add, arrays["sums"], metrics)
         return {"state": state, "sums": sums}, metrics["loss"] / metrics["count"]
 
-    inputs = (jnp.arange(len(order_SxB)), order_SxB)
-    # Four steps an iteration, for less loop overhead; no loop for four or fewer.
-    unroll = True if len(order_SxB) <= 4 else 4
-    return jax.lax.scan(step, arrays, inputs, unroll=unroll)
+    inputs = (jnp.arange(len(order_SxB)), order_SxB)  # Four steps an iteration,
+    return jax.lax.scan(step, arrays, inputs, unroll=4)  # so less loop overhead.
 
 
 def program_size(stretch: int) -> int:
