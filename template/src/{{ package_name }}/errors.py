@@ -2,10 +2,7 @@
 
 
 class UsageError(Exception):
-    """A setting, file or folder that does not fit; the message says which and why.
-
-    `exit_code` is the command's: 1, or 128 + the signal's number if one stopped it.
-    """
+    """A problem the user can fix, in one sentence; the command exits `exit_code`."""
 
     def __init__(self, message: str, *, exit_code: int = 1) -> None:
         super().__init__(message)

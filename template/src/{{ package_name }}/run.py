@@ -139,7 +139,8 @@ def _fit(
                 arrays["sums"] = on_device(jax.tree.map(jnp.zeros_like, arrays["sums"]))
                 started = time.perf_counter()
             if step == total or stopped or any(step % n == 0 for n in saving):
-                meta = {"config": config.to_dict(), "history": history}
+                # A copy: Orbax writes it in the background, while the run goes on.
+                meta = {"config": config.to_dict(), "history": [*history]}
                 checkpoints.save(step, arrays, meta, metrics)
             if stopped and step < total:
                 raise UsageError(
