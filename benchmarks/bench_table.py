@@ -197,32 +197,77 @@ def generate(workdir: Path, framework: str, model: str) -> tuple[Path, str]:
     return path, path.name.replace("-", "_")
 
 
-def main() -> None:
-    """Parses the options; generates and measures each combination."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def table_options(doc: str, set_help: str) -> argparse.ArgumentParser:
+    """The options both tables take: where, which combinations, which settings."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path(".bench"))
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="a setting of the projects' Config, e.g. hidden_sizes=64 (default: "
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help=set_help
+    )
+    parser.add_argument("--timeout", type=float, default=1800, help="per project")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # PACKAGE, internal.
+    return parser
+
+
+def parse(items: list[str]) -> dict[str, Any]:
+    """The settings `--set FIELD=VALUE` gives, as the Config takes them."""
+    settings: dict[str, Any] = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        value = ast.literal_eval(text) if text[:1].isdigit() else text
+        sizes = name.endswith("sizes") and isinstance(value, int)
+        settings[name] = (value,) if sizes else value
+    return settings
+
+
+def measure_apart(
+    args: argparse.Namespace,
+    framework: str,
+    model: str,
+    options: list[str],
+    results: str,
+) -> dict[str, Any] | str:
+    """Measures a combination's project in a process of its own; the figures.
+
+    The project is generated unless WORKDIR has it; the running script measures it
+    (`--measure`), without a compilation cache. The figures are appended to
+    WORKDIR/`results`; a failure returns the last line it printed instead.
+    """
+    path, package = generate(args.workdir, framework, model)
+    command = [sys.executable, sys.modules["__main__"].__file__, "--measure", package]
+    command += [f"--set={item}" for item in args.set] + options
+    environment = {**os.environ, "PYTHONPATH": str(path / "src")}
+    environment.pop("JAX_COMPILATION_CACHE_DIR", None)
+    result = subprocess.run(
+        command,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=args.timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        return (result.stderr.strip().splitlines() or ["failed"])[-1]
+    figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    record = {"framework": framework, "model": model, **parse(args.set), **figures}
+    with (args.workdir / results).open("a") as file:
+        file.write(json.dumps(record) + "\n")
+    return figures
+
+
+def main() -> None:
+    """Parses the options; generates and measures each combination."""
+    parser = table_options(
+        __doc__,
+        "a setting of the projects' Config, e.g. hidden_sizes=64 (default: "
         "dataset=synthetic-mnist, batch_size=128)",
     )
     parser.add_argument("--steps", type=int, default=200, help="steps per epoch")
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs")
-    parser.add_argument("--timeout", type=float, default=900)
-    parser.add_argument("--measure", help=argparse.SUPPRESS)  # PACKAGE, internal.
     args = parser.parse_args()
-    settings: dict[str, Any] = {"dataset": "synthetic-mnist", "batch_size": 128}
-    for item in args.set:
-        name, _, text = item.partition("=")
-        value = ast.literal_eval(text) if text[:1].isdigit() else text
-        settings[name] = (
-            (value,) if name.endswith("sizes") and isinstance(value, int) else value
-        )
+    settings = {"dataset": "synthetic-mnist", "batch_size": 128, **parse(args.set)}
     if args.measure:
         print(json.dumps(measure(args.measure, settings, args.steps, args.repeats)))
         return
@@ -232,27 +277,11 @@ def main() -> None:
     print("| --- | --- | ---: | ---: | ---: | --- |")
     for framework in args.frameworks.split(","):
         for model in args.models.split(","):
-            path, package = generate(args.workdir, framework, model)
-            command = [sys.executable, __file__, "--measure", package]
-            command += [f"--set={item}" for item in args.set]
-            command += [f"--steps={args.steps}", f"--repeats={args.repeats}"]
-            environment = {**os.environ, "PYTHONPATH": str(path / "src")}
-            result = subprocess.run(
-                command,
-                env=environment,
-                capture_output=True,
-                text=True,
-                timeout=args.timeout,
-                check=False,
-            )
-            if result.returncode != 0:
-                error = (result.stderr.strip().splitlines() or ["failed"])[-1]
-                print(f"| {framework} | {model} | error: {error} | | | |")
+            options = [f"--steps={args.steps}", f"--repeats={args.repeats}"]
+            figures = measure_apart(args, framework, model, options, "results.jsonl")
+            if isinstance(figures, str):
+                print(f"| {framework} | {model} | error: {figures} | | | |")
                 continue
-            figures = json.loads(result.stdout.strip().splitlines()[-1])
-            record = {"framework": framework, "model": model, **settings, **figures}
-            with (args.workdir / "results.jsonl").open("a") as file:
-                file.write(json.dumps(record) + "\n")
             if "speedup_over_seed_code" in figures:
                 print(
                     f"| {framework} | {model} (the seed's own code) | "

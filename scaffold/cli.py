@@ -15,17 +15,22 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from scaffold import __version__
 from scaffold.errors import ScaffoldError
 from scaffold.generate import (
+    cast_answer,
     choices,
+    enclosing_work_tree,
     new_project,
     parse_data,
     questions,
     read_answers,
 )
+
+# What `--help` shows for the value of an option, by the question's type.
+METAVARS = {"int": "N", "float": "X", "str": "TEXT"}
 
 
 def _error(message: str) -> None:
@@ -34,7 +39,22 @@ def _error(message: str) -> None:
     typer.secho(f"Error: {sentence}", err=True, fg=typer.colors.RED)
 
 
-class _OneLineErrors(TyperGroup):
+class _BareHelp:
+    """Shows `--help` without a value type, as every other flag."""
+
+    def get_help_option(self, ctx: Any) -> Any:  # noqa: ANN401 - click's types.
+        """The help option, without a metavar."""
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class _Command(_BareHelp, TyperCommand):
+    """A command of `jaxscaffold`."""
+
+
+class _OneLineErrors(_BareHelp, TyperGroup):
     """Reports usage errors (a bad flag value, a missing argument) in one line."""
 
     def main(
@@ -95,6 +115,7 @@ def _main(
             callback=_show_version,
             is_eager=True,
             help="Show the version and exit.",
+            metavar="",
         ),
     ] = False,
 ) -> None:
@@ -120,6 +141,7 @@ def new(
             "--defaults",
             "-y",
             help="Ask nothing: questions without a flag take their defaults.",
+            metavar="",
         ),
     ] = False,
     data: Annotated[
@@ -131,6 +153,7 @@ def new(
         typer.Option(
             help="Make the project a git repository with a first commit (skipped "
             "inside a git work tree that tracks it, or without git).",
+            metavar="",
         ),
     ] = True,
     **flags: Any,  # noqa: ANN401 - one option per question of copier.yml.
@@ -142,8 +165,10 @@ def new(
     """
     try:
         answers = parse_data(data or [])
+        # Flags are read as text and cast as -d and the prompt cast: the same bad
+        # value gets the same sentence wherever it comes from.
         answers.update(
-            {key: value for key, value in flags.items() if value is not None}
+            {key: cast_answer(key, text) for key, text in flags.items() if text}
         )
         prompt = not defaults and sys.stdin.isatty() and sys.stdout.isatty()
         project = new_project(path, answers=answers, prompt=prompt, init_git=git)
@@ -151,15 +176,47 @@ def new(
         _error(str(error))
         raise typer.Exit(code=1) from None
     package = read_answers(project)["package_name"]
-    committed = " as a git repository with a first commit" * (project / ".git").is_dir()
-    typer.secho(f"Created {project}{committed}", fg=typer.colors.GREEN)
+    if (project / ".git").is_dir():
+        typer.secho(
+            f"Created {project} as a git repository with a first commit.",
+            fg=typer.colors.GREEN,
+        )
+    elif around := enclosing_work_tree(project):
+        typer.secho(f"Created {project}.", fg=typer.colors.GREEN)
+        typer.echo(
+            f"It is inside the git work tree of {around}, so it has no repository "
+            "of its own. Commit it there before `jaxscaffold update`, or move it "
+            "out and run `git init` in it."
+        )
+    else:
+        typer.secho(f"Created {project}, without git.", fg=typer.colors.GREEN)
     typer.echo(
         "Next:\n"
-        f"  cd {project.name}\n"
+        f"  cd {project}\n"
         "  python -m pip install -e '.[test]'\n"
         f"  {package} train\n"
         "  python -m pytest"
     )
+
+
+def _default_text(name: str, spec: dict[str, Any]) -> str:
+    """A question's default as `--help` shows it, spelling out a computed one."""
+    default = str(spec.get("default", ""))
+    if "{{" not in default:
+        return default
+    if name == "package_name":
+        return "the project's name in lowercase, '-' and '.' as '_'"
+    # A default computed from one multiple-choice answer: its value for each choice.
+    import jinja2.meta
+
+    source, jinja = default.strip(), jinja2.Environment()  # noqa: S701 - not HTML.
+    names = jinja2.meta.find_undeclared_variables(jinja.parse(source))
+    asked = [other for other in names if "choices" in questions().get(other, {})]
+    if len(asked) != 1:
+        return "computed from the other answers"
+    render = jinja.from_string(source).render
+    values = [f"{choice} {render({asked[0]: choice})}" for choice in choices(asked[0])]
+    return f"by {asked[0].replace('_', ' ')}: {', '.join(values)}"
 
 
 def _question_options() -> list[inspect.Parameter]:
@@ -168,13 +225,13 @@ def _question_options() -> list[inspect.Parameter]:
     for name, spec in questions().items():
         if name == "project_name":
             continue
-        kind = {"int": int | None, "float": float | None}.get(spec["type"], str | None)
         help = spec["help"].rstrip(".")
         if "choices" in spec:
             help += f": {' | '.join(choices(name))}"
-        if "{{" not in str(spec.get("default", "{{")):
-            help += f" (default: {str(spec['default']).rstrip('.')})"
-        annotation = Annotated[kind, typer.Option(help=f"{help}.")]  # type: ignore[valid-type]
+        help += f" (default: {_default_text(name, spec).rstrip('.')})."
+        metavar = "NAME" if "choices" in spec else METAVARS.get(spec["type"], "TEXT")
+        option = typer.Option(help=help, metavar=metavar, show_default=False)
+        annotation = Annotated[str | None, option]
         options.append(
             inspect.Parameter(
                 name,
@@ -194,10 +251,10 @@ new.__signature__ = _signature.replace(  # type: ignore[attr-defined]
         *_question_options(),
     ]
 )
-app.command()(new)
+app.command(cls=_Command)(new)
 
 
-@app.command()
+@app.command(cls=_Command)
 def update(
     path: Annotated[
         Path,

@@ -16,7 +16,7 @@ import socket
 import stat
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ STAGING_PREFIX = ".jaxscaffold-"
 # What a filesystem without hard links (FAT, some network shares) answers `link` with.
 NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 CASTS: dict[str, type] = {"int": int, "float": float, "str": str}
-_TYPE_NAMES = {"int": "a whole number", "float": "a number"}
+_TYPE_NAMES = {"int": "a whole number, such as 30", "float": "a number, such as 0.001"}
 
 
 @functools.cache
@@ -74,32 +74,54 @@ def parse_data(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep:
             raise ScaffoldError(f"--data takes KEY=VALUE, not '{item}'.")
-        kind = questions().get(key, {}).get("type", "str")
-        try:
-            answers[key] = CASTS.get(kind, str)(value)
-        except ValueError:
-            raise ScaffoldError(
-                f"{key} must be {_TYPE_NAMES.get(kind, kind)}, not '{value}'."
-            ) from None
+        answers[key] = cast_answer(key, value)
     return answers
 
 
-def check_answers(answers: Mapping[str, Any]) -> None:
+def cast_answer(key: str, text: str) -> Any:  # noqa: ANN401 - the question's type.
+    """Casts the text of an answer to its question's type, as the prompt does.
+
+    Raises:
+      ScaffoldError: naming the question and what it takes.
+    """
+    kind = questions().get(key, {}).get("type", "str")
+    try:
+        return CASTS.get(kind, str)(text)
+    except ValueError:
+        raise ScaffoldError(type_error(key, kind, text)) from None
+
+
+def type_error(key: str, kind: str, text: str) -> str:
+    """The sentence for an answer that is not of its question's type."""
+    return f"{key} takes {_TYPE_NAMES.get(kind, kind)}, not '{text}'."
+
+
+def check_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
     """Refuses an answer to no question, or a choice the question does not offer.
 
-    Copier checks the rest (types and validators) while it renders.
+    Choices are taken in any case ('Adam' is adam). Copier checks the rest (types
+    and validators) while it renders.
+
+    Returns:
+      The answers, each choice spelt as the question offers it.
     """
+    checked = dict(answers)
     for key, value in answers.items():
         if key not in questions():
             known = ", ".join(questions())
             raise ScaffoldError(
                 f"There is no question '{key}'; the questions are: {known}."
             )
-        if "choices" in questions()[key] and str(value) not in choices(key):
+        if "choices" not in questions()[key]:
+            continue
+        spelt = {choice.lower(): choice for choice in choices(key)}
+        checked[key] = spelt.get(str(value).lower())
+        if checked[key] is None:
             offered = ", ".join(choices(key))
             raise ScaffoldError(
                 f"Unknown {key.replace('_', ' ')} '{value}'; choose one of: {offered}."
             )
+    return checked
 
 
 def _check_writable(folder: Path) -> None:
@@ -171,7 +193,7 @@ def new_project(
     import copier
     from copier.errors import CopierAnswersInterrupt, CopierError
 
-    check_answers(data)
+    data = check_answers(data)
     # Copier derives the package name and checks both names (copier.yml).
     data.setdefault("project_name", path.name)
     try:
@@ -203,17 +225,18 @@ def new_project(
             # Render from a plain copy: Copier treats a git checkout as a versioned
             # template and would stamp an unreleased commit into the answers.
             _copy_template(Path(source))
-            copier.run_copy(
-                source,
-                staging,
-                data=data,
-                defaults=not prompt,
-                quiet=True,
-                cleanup_on_error=False,
-                # The template is part of this package: trusting its tasks and
-                # migrations is trusting the package, which is already running.
-                unsafe=True,
-            )
+            with _typed_prompts() if prompt else contextlib.nullcontext():
+                copier.run_copy(
+                    source,
+                    staging,
+                    data=data,
+                    defaults=not prompt,
+                    quiet=True,
+                    cleanup_on_error=False,
+                    # The template is part of this package: trusting its tasks and
+                    # migrations is trusting the package, which is already running.
+                    unsafe=True,
+                )
         _record_source(staging / ANSWERS_FILE)
         if init_git and shutil.which("git") and not _tracked_around(path):
             _first_commit(staging)
@@ -399,6 +422,13 @@ def _check_release() -> None:
             build_history(root, __version__, Path(scratch) / "history.git")
 
 
+def enclosing_work_tree(path: Path) -> Path | None:
+    """The top folder of a git work tree around `path` that tracks it, if any."""
+    if not shutil.which("git") or not _tracked_around(path):
+        return None
+    return Path(git("rev-parse", "--show-toplevel", cwd=path.parent).strip())
+
+
 def _tracked_around(path: Path) -> bool:
     """Tells whether a git work tree around `path` would track it (not ignore it)."""
     try:
@@ -437,6 +467,37 @@ def _first_commit(project: Path) -> None:
         f"Generate the project with jaxscaffold {__version__}",
         cwd=project,
     )
+
+
+@contextlib.contextmanager
+def _typed_prompts() -> Iterator[None]:
+    """Makes Copier's prompt explain an answer of the wrong type.
+
+    Where Copier says "Invalid input", it names the question and what it takes, as
+    the flags and --data do.
+    """
+    from copier._user_data import Question  # No public hook for this message.
+
+    structure = Question.get_questionary_structure
+
+    def typed(question: Question) -> dict[str, Any]:
+        result = structure(question)
+        if validate := result.get("validate"):
+
+            def explained(answer: str) -> str | bool:
+                verdict = validate(answer)
+                if verdict != "Invalid input":
+                    return verdict  # type: ignore[no-any-return]
+                return type_error(question.var_name, question.get_type_name(), answer)
+
+            result["validate"] = explained
+        return result
+
+    Question.get_questionary_structure = typed  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        Question.get_questionary_structure = structure  # type: ignore[method-assign]
 
 
 def answer_error(error: ValueError) -> str:

@@ -427,7 +427,7 @@ def update_project(
     project = project.expanduser().absolute()
     data = dict(data or {})
     answers = _check_project(project)
-    check_answers(data)
+    data = check_answers(data)
     for key in FIXED_ANSWERS:
         if key in data and data[key] != answers.get(key):
             raise ScaffoldError(

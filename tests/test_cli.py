@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -135,12 +136,12 @@ def test_an_empty_existing_folder_is_filled_in_place(
         (["ok", "--package-name", "os"], "would shadow a module"),
         (["ok", "--epochs", "0"], "Epochs must be a whole number of at least 1."),
         (["ok", "--epochs", "-3"], "Epochs must be a whole number of at least 1."),
-        (["ok", "--epochs", "abc"], "'--epochs'"),
+        (["ok", "--epochs", "abc"], "epochs takes a whole number, such as 30, not"),
         (["ok", "--batch-size", "0"], "The batch size must be a whole number"),
         (["ok", "--learning-rate", "0"], "must be a finite number greater than 0."),
         (["ok", "--learning-rate", "inf"], "must be a finite number greater than 0."),
         (["ok", "--learning-rate", "nan"], "must be a finite number greater than 0."),
-        (["ok", "--learning-rate", "abc"], "'--learning-rate'"),
+        (["ok", "--learning-rate", "abc"], "learning_rate takes a number, such as"),
         (["ok", "--model-type", "rnn"], "Unknown model type 'rnn'"),
         (["ok", "--framework", "pytorch"], "Unknown framework 'pytorch'"),
         (["ok", "-d", 'description=say "hi"'], "without double quotes or backslashes"),
@@ -164,7 +165,7 @@ def test_an_empty_existing_folder_is_filled_in_place(
         (["ok", "--optimizer", "lamb"], "Unknown optimizer 'lamb'"),
         (["ok", "--lr-schedule", "linear"], "Unknown lr schedule 'linear'"),
         (["ok", "--data", "colour=red"], "There is no question 'colour'"),
-        (["ok", "--data", "epochs=abc"], "epochs must be a whole number, not 'abc'."),
+        (["ok", "--data", "epochs=abc"], "epochs takes a whole number, such as"),
         (["ok", "--data", "epochs=0"], "Epochs must be a whole number of at least 1."),
         (["ok", "--data", "noequals"], "--data takes KEY=VALUE"),
         ([], "Missing argument"),
@@ -182,6 +183,52 @@ def test_bad_input_fails_with_one_line_and_writes_nothing(
     assert lines[0].startswith("Error: ")
     assert message in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("epochs", "abc"), ("epochs", "0"), ("learning_rate", "x"), ("optimizer", "lamb")],
+)
+def test_a_bad_value_is_told_alike_from_a_flag_and_from_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    flag = new("ok", f"--{name.replace('_', '-')}", value, "-y")
+    data = new("ok", "-d", f"{name}={value}", "-y")
+    assert (flag.exit_code, flag.stderr) == (data.exit_code, data.stderr)
+    assert flag.exit_code == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_choices_are_taken_in_any_case(tmp_path: Path) -> None:
+    target = tmp_path / "proj"
+    result = new(str(target), "--optimizer", "AdamW", "-d", "framework=Equinox", "-y")
+    assert result.exit_code == 0, result.output
+    answers = answers_of(target)
+    assert (answers["optimizer"], answers["framework"]) == ("adamw", "equinox")
+
+
+def test_help_shows_every_default_and_fits_80_columns() -> None:
+    result = runner.invoke(app, ["new", "--help"], env={"COLUMNS": "80"}, color=False)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert "…" not in result.stdout  # No option name cut short.
+    assert max(map(len, result.stdout.splitlines())) <= 80
+    assert text.count("(default: ") == len(questions()) - 1  # PATH names the project.
+    assert "by optimizer: adam 0.001, adamw 0.001, sgd 0.05" in text
+    assert "<bool>" not in text
+
+
+def test_a_project_inside_another_repository_says_how_to_update(
+    tmp_path: Path,
+) -> None:
+    subprocess.run(["git", "init", "--quiet"], cwd=tmp_path, check=True)
+    result = new(str(tmp_path / "proj"), "-y")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "proj" / ".git").exists()
+    assert f"inside the git work tree of {tmp_path}, so it has no repository" in (
+        " ".join(result.stdout.split())
+    )
 
 
 def test_a_folder_with_files_is_refused_and_left_untouched(tmp_path: Path) -> None:
@@ -550,35 +597,68 @@ def test_the_cli_never_imports_jax(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_in_a_terminal_only_unanswered_questions_are_asked(tmp_path: Path) -> None:
-    pid, terminal = pty.fork()
-    if pid == 0:  # The child: jaxscaffold in a terminal, as a person runs it.
-        try:
-            os.chdir(tmp_path)
-            os.execv(  # noqa: S606 - runs this interpreter directly, no shell.
-                sys.executable,
-                [sys.executable, "-m", "scaffold", "new", "proj", "--model-type=cnn"],
-            )
-        finally:
-            os._exit(127)  # Only if exec failed: never return into pytest.
-    screen = b""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([terminal], [], [], 0.5)
-        if not ready:
-            os.write(terminal, b"\r")  # Waiting at a prompt: take its default.
-            continue
-        try:
-            chunk = os.read(terminal, 4096)
-        except OSError:  # The child closed the terminal: it has finished.
-            break
-        if not chunk:
-            break
-        screen += chunk
-    _, status = os.waitpid(pid, 0)
-    text = screen.decode(errors="replace")
-    assert os.waitstatus_to_exitcode(status) == 0, text
+    status, text = in_terminal(tmp_path, ["--model-type=cnn"], [])
+    assert status == 0, text
     assert "Default number of training epochs" in text
     assert "Optax optimizer" in text
     assert "Model to train" not in text  # Given as a flag.
     answers = answers_of(tmp_path / "proj")
     assert (answers["model_type"], answers["optimizer"]) == ("cnn", "adam")
+
+
+def test_the_prompt_names_the_question_an_answer_of_the_wrong_type_is_for(
+    tmp_path: Path,
+) -> None:
+    given = ["--framework=flax-nnx", "--model-type=mlp", "--optimizer=adam"]
+    given += ["--lr-schedule=constant", "--batch-size=32", "--learning-rate=0.001"]
+    given += ["--seed=0", "--package-name=proj", "--description=Digits"]
+    # Only epochs is asked; each answer first clears the default (Ctrl-U).
+    replies = [(b"training epochs", b"\x15abc\r"), (b"not 'abc'", b"\x155\r")]
+    status, text = in_terminal(tmp_path, given, replies)
+    assert status == 0, text
+    assert "epochs takes a whole number, such as 30, not 'abc'." in text
+    assert answers_of(tmp_path / "proj")["epochs"] == 5
+
+
+def in_terminal(
+    folder: Path, flags: list[str], replies: list[tuple[bytes, bytes]]
+) -> tuple[int, str]:
+    """Runs `jaxscaffold new proj FLAGS` in `folder` in a terminal, as a person does.
+
+    Types each reply's text once the screen shows what it answers; with none left,
+    Enter whenever the program waits, taking the prompt's default. Returns the exit
+    status and everything the terminal showed.
+    """
+    pid, terminal = pty.fork()
+    if pid == 0:  # The child: jaxscaffold in a terminal.
+        try:
+            os.chdir(folder)
+            os.execv(  # noqa: S606 - runs this interpreter directly, no shell.
+                sys.executable,
+                [sys.executable, "-m", "scaffold", "new", "proj", *flags],
+            )
+        finally:
+            os._exit(127)  # Only if exec failed: never return into pytest.
+    screen, start = b"", 0
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if replies and (found := screen.find(replies[0][0], start)) >= 0:
+                start = found + len(replies[0][0])
+                os.write(terminal, replies.pop(0)[1])
+            try:
+                if not select.select([terminal], [], [], 0.5)[0]:
+                    if not replies:
+                        os.write(terminal, b"\r")  # At a prompt: its default.
+                    continue
+                chunk = os.read(terminal, 4096)
+            except OSError:  # The child closed the terminal: it has finished.
+                break
+            if not chunk:
+                break
+            screen += chunk
+    finally:
+        if time.monotonic() >= deadline:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")

@@ -209,7 +209,7 @@ def test_answers_become_the_config_defaults(copie: Copie) -> None:
         ("sgd", 0.05),
         ("lion", 3e-4),
         ("adafactor", 0.01),
-        ("muon", 0.02),
+        ("muon", 0.01),
     ],
 )
 def test_each_optimizer_has_its_own_default_learning_rate(

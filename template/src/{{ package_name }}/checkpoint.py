@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -108,11 +109,15 @@ class Checkpoints:
         """The arrays (structured as `target`) and record of the checkpoint `step`.
 
         Raises:
-          UsageError: if it was saved with settings other than `config` (if given).
+          UsageError: if it was saved with other values of the settings in `config`
+            (if given).
           DamagedCheckpointError: if it cannot be read, or reads back other arrays.
         """
         meta = self._read(step, meta=ocp.args.JsonRestore())["meta"]
-        if config is not None and meta.get("config") != json.loads(json.dumps(config)):
+        saved = meta.get("config") or {}
+        if config is not None and {k: saved.get(k) for k in config} != json.loads(
+            json.dumps(config)
+        ):
             raise UsageError(
                 f"The checkpoint of step {step} in {self.directory} was saved with "
                 "other settings than config.json holds now; put them back, or pass "
@@ -151,7 +156,10 @@ class Checkpoints:
                     aside = aside.with_name(f"{aside.name}+")
                 (self.directory / str(step)).rename(aside)
                 self._manager.reload()
-                print(f"Warning: {error} Moved it to {aside}; falling back.")
+                print(
+                    f"Warning: {error} Moved it to {aside}; falling back.",
+                    file=sys.stderr,
+                )
         return None
 
     def resolve(self, name: str) -> int:

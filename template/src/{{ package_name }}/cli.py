@@ -1,7 +1,9 @@
 """The command line: `train`, `evaluate`, `predict`, `plot` and `bench`.
 
 `train` and `bench` take each field of `Config` as an option, its comment as help:
-a field added to the config is an option at once. JAX loads only when needed.
+a field added to the config is an option at once. JAX loads only when needed, with
+its compiled programs cached on disk (in JAX_COMPILATION_CACHE_DIR if set, else
+under ~/.cache), so a second run of anything starts without compiling.
 """
 
 from __future__ import annotations
@@ -10,14 +12,16 @@ import argparse
 import dataclasses
 import inspect
 import json
+import os
 import sys
+import time
 import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
 from .config import Config
-from .errors import UsageError
+from .errors import Stopped, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,7 +47,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     for name, kind in typing.get_type_hints(Config).items():
         default = getattr(Config(), name)
         choices = typing.get_args(kind) if typing.get_origin(kind) is Literal else None
-        parse: Any = type(default)
+        parse: Any = str.lower if choices else type(default)
         metavar = {int: "N", float: "X"}.get(parse)
         if isinstance(default, tuple):  # Sizes, written 256,128.
             parse, metavar = lambda text: tuple(map(int, text.split(","))), "N,N"
@@ -96,11 +100,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         _command(args)
+    except KeyboardInterrupt:  # Before training started, or outside `train`.
+        print("Interrupted.", file=sys.stderr)
+        sys.exit(130)
     except (UsageError, OSError, MemoryError) as error:
         message = str(error) or "out of memory; try smaller sizes or batches."
         if isinstance(error, OSError):
             message = f"{error.filename or 'a file'}: {error.strerror}."
-        print(f"Error: {message}", file=sys.stderr)
+        # A stop the user asked for is no error; its exit status still says stopped.
+        asked = isinstance(error, Stopped)
+        print(message if asked else f"Error: {message}", file=sys.stderr)
         sys.exit(getattr(error, "exit_code", 1))
 
 
@@ -111,11 +120,20 @@ def _command(args: argparse.Namespace) -> None:
 
         print(plot(args.workdir, args.output))
         return
+    import jax
+
     from . import run
 
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # JAX's own, if given.
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        jax.config.update("jax_compilation_cache_dir", str(cache / __package__ / "jax"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
     if args.command == "train":
+        started = time.perf_counter()
         config = run.config_for(args.workdir, _settings(args), args.restart)
-        print(json.dumps(run.train(config, args.workdir, restart=args.restart)))
+        trained = run.train(config, args.workdir, restart=args.restart)
+        print(_summary(args.workdir, config, trained, time.perf_counter() - started))
     elif args.command == "evaluate":
         print(json.dumps(run.evaluate(args.workdir, args.checkpoint)))
     elif args.command == "predict":
@@ -133,3 +151,29 @@ def _command(args: argparse.Namespace) -> None:
 
         config = dataclasses.replace(Config(), **_settings(args))
         print(json.dumps(bench(config, args.steps, args.peak_tflops)))
+
+
+def _summary(workdir: Path, config: Config, trained: Any, seconds: float) -> str:
+    """What `train` did, in a few lines: accuracy, speed, files and next commands."""
+    from .checkpoint import rank  # The order of `evaluate`'s best checkpoint.
+
+    history, name, at = trained.history, __package__, f"--workdir {workdir}"
+    best = max(history, key=rank)
+    last, steps = history[-1], history[0]["step"]
+    examples = steps * config.batch_size * len(history)
+    rate = examples / max(sum(record["seconds"] for record in history), 1e-9)
+    done = (
+        f"Trained {trained.steps:,} steps in {seconds:.1f} s"
+        if trained.steps
+        else "The run had finished already"
+    )
+    return (
+        f"{done}: {last['epoch']} epochs of {config.dataset}, {rate:,.0f} examples/s.\n"
+        f"Test accuracy {last['test_accuracy']:.4f} after the last epoch, best "
+        f"{best['test_accuracy']:.4f} after epoch {best['epoch']}.\n"
+        f"Checkpoints in {workdir / 'checkpoints'}, metrics per epoch in "
+        f"{workdir / 'metrics.jsonl'}.\n"
+        f"Next: {name} evaluate {at}\n"
+        f"      {name} plot {at}\n"
+        f"      {name} train --epochs {2 * last['epoch']} {at}   # trains on"
+    )

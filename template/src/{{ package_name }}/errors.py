@@ -7,3 +7,7 @@ class UsageError(Exception):
     def __init__(self, message: str, *, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class Stopped(UsageError):
+    """A stop the user asked for (SIGINT, SIGTERM): not a failure, yet no success."""

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -31,10 +32,10 @@ from tqdm import tqdm
 
 from . import model
 from . import train as framework
-from .checkpoint import CHECKPOINT_DIR, Checkpoints
+from .checkpoint import CHECKPOINT_DIR, Checkpoints, rank
 from .config import Config
 from .data import Dataset, load_dataset
-from .errors import UsageError
+from .errors import Stopped, UsageError
 
 CONFIG_FILE, METRICS_FILE, LOCK_FILE = "config.json", "metrics.jsonl", ".lock"
 
@@ -58,12 +59,20 @@ def read_config(workdir: Path, *, missing_ok: bool = False) -> Config:
         raise UsageError(f"{path} does not hold this project's: {error}") from None
 
 
-def train(config: Config, workdir: Path, *, restart: bool = False) -> dict[str, Any]:
-    """Trains in `workdir`, resuming its run; returns the last epoch's metrics.
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    """What `train` did: every epoch's metrics, and how many steps it trained now."""
+
+    history: list[dict[str, Any]]
+    steps: int  # 0 when the run had finished already.
+
+
+def train(config: Config, workdir: Path, *, restart: bool = False) -> Trained:
+    """Trains in `workdir`, resuming (or extending to more epochs) its run.
 
     Raises:
-      UsageError: if the workdir is in use or holds a run of other settings, the
-        loss stops being finite, or a signal stopped the run (after a checkpoint).
+      UsageError: if the workdir is in use or holds a run of other settings, or the
+        loss stops being finite; `Stopped` if a signal stopped the run.
     """
     with _locked(workdir):
         if restart:
@@ -71,49 +80,75 @@ def train(config: Config, workdir: Path, *, restart: bool = False) -> dict[str, 
                 (workdir / name).unlink(missing_ok=True)
             shutil.rmtree(workdir / CHECKPOINT_DIR, ignore_errors=True)
         if (workdir / CONFIG_FILE).exists():
-            old, new = read_config(workdir).to_dict(), config.to_dict()
+            old, new = _resumable(read_config(workdir)), _resumable(config)
             diff = [
                 f"{k} {old[k]} there, {new[k]} here" for k in new if old[k] != new[k]
             ]
             if diff:
                 raise UsageError(
                     f"{workdir} holds a run of other settings ({'; '.join(diff)}); "
-                    "give its settings to resume it, or --restart to start over."
+                    "give its settings to resume it (only --epochs may change), or "
+                    "--restart to start over."
                 )
-        _write(workdir / CONFIG_FILE, config.to_dict())
         dataset = load_dataset(config.dataset)
         with Checkpoints(workdir, config.keep_checkpoints) as checkpoints:
             return _fit(config, workdir, dataset, checkpoints)
 
 
+def _resumable(config: Config) -> dict[str, Any]:
+    """The settings a run must keep to be resumed: all but `epochs`, which may grow.
+
+    A decaying schedule follows the new length from the step the run has reached.
+    """
+    return {k: v for k, v in config.to_dict().items() if k != "epochs"}
+
+
 def _fit(
     config: Config, workdir: Path, dataset: Dataset, checkpoints: Checkpoints
-) -> dict[str, Any]:
+) -> Trained:
     """Trains from the latest checkpoint (or the start) to the end of the run."""
     steps = dataset.steps_per_epoch(config.batch_size)
     total, every = config.epochs * steps, config.checkpoint_every_steps
-    saving = [n for n in (every, config.checkpoint_every_epochs * steps) if n]
-    init_key, data_key, step_key = jax.random.split(jax.random.key(config.seed), 3)
-    state = framework.create_train_state(config, dataset, init_key)
-    arrays = on_device({"state": state, "sums": zero_sums(config, state, dataset)})
+    init_key, step_key = jax.random.split(jax.random.key(config.seed))
+    create = functools.partial(framework.create_train_state, config, dataset)
+    state = jax.eval_shape(create, init_key)
+    target = {"state": state, "sums": zero_sums(config, state, dataset)}
     step, history = 0, []
-    if restored := checkpoints.restore_latest(arrays, config.to_dict()):
-        arrays, meta = restored
+    if restored := checkpoints.restore_latest(target, _resumable(config)):
+        target, meta = restored
         step, history = meta["step"], meta["history"]
+        if step > total:
+            raise UsageError(
+                f"{workdir} holds a run {len(history)} epochs long already; give "
+                "--epochs that many or more to extend it, or --restart."
+            )
+    else:  # One program builds the state: faster than building it op by op.
+        target["state"] = jax.jit(create)(init_key)
+    _write(workdir / CONFIG_FILE, config.to_dict())
     _write(workdir / METRICS_FILE, history)
+    if step == total:
+        return Trained(history, 0)
+    arrays = on_device(target)
     data = jax.device_put((dataset.train_images, dataset.train_labels))
-    tests = _padded(dataset.test_images, dataset.test_labels, config.batch_size)
-    stopped: list[int] = []
-    started = time.perf_counter()
+    tests = _batches(dataset.test_images, dataset.test_labels, 4 * config.batch_size)
+    epochs, minutes = config.checkpoint_every_epochs, config.checkpoint_every_minutes
+    resumed = step  # Where this call starts.
+    stopped: list[int] = []  # The signals received.
+    # The best epoch since the last save (step, arrays, history), held on the host
+    # until the next save, so the best checkpoint is the best epoch's.
+    best: tuple[int, Any, list[dict[str, Any]]] | None = None
+    top = max(map(rank, history), default=None)
     with _stop_on_signals(stopped), tqdm(total=total, initial=step) as bar:
+        # Compiled before the clock starts, so the epochs' times and the bar's
+        # estimate are of training alone.
+        first = _stretch_end(step, steps, every) - step % steps
+        _compile(config, arrays, data, first, tests, step_key)
+        bar.unpause()
+        started = last_save = time.perf_counter()
         while step < total:
             epoch, within = divmod(step, steps)
-            # A stretch of steps ends with the epoch, or at a step that saves.
-            end = min(steps, within + every - step % every) if every else steps
-            order = jax.random.permutation(
-                jax.random.fold_in(data_key, epoch), len(dataset.train_labels)
-            )
-            order = order[: steps * config.batch_size].reshape(steps, -1)[within:end]
+            end = _stretch_end(step, steps, every)
+            order = _order(config, epoch, len(dataset.train_labels))[within:end]
             arrays, losses = train_stretch(config, arrays, data, order, step, step_key)
             if not np.isfinite(losses).all():
                 bad = step + int(np.argmin(np.isfinite(losses))) + 1
@@ -123,33 +158,86 @@ def _fit(
                     "learning rate, with --restart."
                 )
             bar.update(len(losses))
-            step, metrics = step + len(losses), None
+            step, save = step + len(losses), False
             if step % steps == 0:
-                seconds = time.perf_counter() - started
                 metrics = {
                     "epoch": epoch + 1,
                     "step": step,
                     **_means("train", arrays["sums"]),
-                    **_means("test", _evaluate(arrays["state"], *tests)),
-                    "seconds": round(seconds, 3),
+                    **_means("test", _evaluate(arrays["state"], tests)),
+                    "seconds": round(time.perf_counter() - started, 3),
                 }
                 history.append(metrics)
                 _write(workdir / METRICS_FILE, history)
                 bar.set_postfix(test_accuracy=f"{metrics['test_accuracy']:.4f}")
                 arrays["sums"] = on_device(jax.tree.map(jnp.zeros_like, arrays["sums"]))
+                if top is None or rank(metrics) > top:
+                    top = rank(metrics)
+                    best = (step, jax.device_get(arrays), [*history])
                 started = time.perf_counter()
-            if step == total or stopped or any(step % n == 0 for n in saving):
+                save = epochs > 0 and (epoch + 1) % epochs == 0
+                save = save or (minutes > 0 and started - last_save >= 60 * minutes)
+            if save or step == total or stopped or (every > 0 and step % every == 0):
+                if best and best[0] < step:  # Saved first: steps only grow.
+                    _save(checkpoints, config, *best)
                 # A copy: Orbax writes it in the background, while the run goes on.
-                meta = {"config": config.to_dict(), "history": [*history]}
-                checkpoints.save(step, arrays, meta, metrics)
+                _save(checkpoints, config, step, arrays, [*history])
+                best, last_save = None, time.perf_counter()
             if stopped and step < total:
-                raise UsageError(
+                raise Stopped(
                     f"Stopped by {signal.Signals(stopped[0]).name} at step {step} of "
                     f"{total}, with a checkpoint in {checkpoints.directory}; run the "
                     "same command to resume.",
                     exit_code=128 + stopped[0],
                 )
-    return history[-1]
+    return Trained(history, total - resumed)
+
+
+def _save(
+    checkpoints: Checkpoints,
+    config: Config,
+    step: int,
+    arrays: Any,
+    history: list[dict[str, Any]],
+) -> None:
+    """Saves the arrays of `step` with the run's settings and metrics so far."""
+    metrics = history[-1] if history and history[-1]["step"] == step else None
+    meta = {"config": config.to_dict(), "history": history}
+    checkpoints.save(step, arrays, meta, metrics)
+
+
+def _order(config: Config, epoch: int, examples: int) -> np.ndarray:
+    """The epoch's batches (steps, batch_size) of indices into the training split.
+
+    Drawn by NumPy on the host from the seed and the epoch: a shuffle of 60,000 takes
+    it a millisecond, and the device a sort.
+    """
+    order = np.random.default_rng([config.seed, epoch]).permutation(examples)
+    steps = examples // config.batch_size
+    return order[: steps * config.batch_size].reshape(steps, -1).astype(np.int32)
+
+
+def _stretch_end(step: int, steps: int, every: int) -> int:
+    """Where in its epoch of `steps` the stretch from `step` ends.
+
+    With the epoch, or at the next step that saves (each `every`, if any).
+    """
+    within = step % steps
+    return min(steps, within + every - step % every) if every else steps
+
+
+def _compile(
+    config: Config,
+    arrays: dict[str, Any],
+    data: tuple[jax.Array, jax.Array],
+    stretch: int,
+    tests: list[Any],
+    key: jax.Array,
+) -> None:
+    """Compiles the first train program and the evaluation ahead of their calls."""
+    first = np.zeros((program_size(stretch), config.batch_size), np.int32)
+    train_steps.lower(arrays, *data, first, 0, key, config=config).compile()
+    _eval_step.lower(arrays["state"], tests[0]).compile()
 
 
 @functools.partial(jax.jit, static_argnames="config", donate_argnames="arrays")
@@ -190,7 +278,7 @@ def train_stretch(
     config: Config,
     arrays: dict[str, Any],
     data: tuple[jax.Array, jax.Array],
-    order_SxB: jax.Array,
+    order_SxB: np.ndarray,
     step: int,
     key: jax.Array,
 ) -> tuple[dict[str, Any], np.ndarray]:
@@ -222,20 +310,29 @@ def on_device(tree: Any) -> Any:
     return jax.device_put(strong)
 
 
-def _padded(images: np.ndarray, labels: np.ndarray, size: int) -> tuple[jax.Array, ...]:
-    """Batches (N, size, ...) of the examples and a mask, 0 on the last's padding."""
+def _batches(images: np.ndarray, labels: np.ndarray, size: int) -> list[Any]:
+    """The examples on the device in batches (images, labels, mask) of `size`.
+
+    The last batch is padded, with mask 0. Evaluation takes batches of four training
+    batches: without gradients to keep, they fit where training fits.
+    """
     padding = -len(labels) % size
     arrays = (images, labels, np.ones(len(labels), np.float32))
     padded = [np.pad(x, [(0, padding)] + [(0, 0)] * (x.ndim - 1)) for x in arrays]
-    return jax.device_put(tuple(x.reshape(-1, size, *x.shape[1:]) for x in padded))
+    split = [np.split(x, len(x) // size) for x in padded]
+    return jax.device_put(list(zip(*split, strict=True)))
 
 
-@jax.jit
-def _evaluate(state: Any, images: jax.Array, labels: jax.Array, mask: jax.Array) -> Any:
-    """Each metric's sum over the padded batches."""
-    batches = (images, labels, mask)
-    sums = jax.lax.map(lambda batch: framework.eval_step(state, batch), batches)
-    return jax.tree.map(lambda total: total.sum(0), sums)
+# A program a batch, looped over in Python: on the CPU, XLA compiles convolutions
+# inside a loop into far slower code.
+_eval_step = jax.jit(framework.eval_step)
+_predict = jax.jit(framework.predict)
+
+
+def _evaluate(state: Any, batches: list[Any]) -> Any:
+    """Each metric's sum over the padded `batches`."""
+    sums = [_eval_step(state, batch) for batch in batches]
+    return jax.tree.map(lambda *totals: functools.reduce(jnp.add, totals), *sums)
 
 
 def _means(split: str, sums: Any) -> dict[str, float]:
@@ -319,8 +416,8 @@ def restore(workdir: Path, checkpoint: str) -> tuple[Config, Dataset, Any, int]:
 def evaluate(workdir: Path, checkpoint: str = "best") -> dict[str, Any]:
     """The step and test metrics of a checkpoint of the run in `workdir`."""
     config, dataset, state, step = restore(workdir, checkpoint)
-    tests = _padded(dataset.test_images, dataset.test_labels, config.batch_size)
-    return {"step": step, **_means("test", _evaluate(state, *tests))}
+    tests = _batches(dataset.test_images, dataset.test_labels, 4 * config.batch_size)
+    return {"step": step, **_means("test", _evaluate(state, tests))}
 
 
 def load_images(path: Path, image_shape: tuple[int, int, int]) -> np.ndarray:
@@ -359,8 +456,17 @@ def predict(
     """Classes (N,) and probabilities (N, K) of a file's images, and the step."""
     config, dataset, state, step = restore(workdir, checkpoint)
     images = load_images(images_path, dataset.image_shape)
-    batches = _padded(images, np.zeros(len(images), np.int32), config.batch_size)[0]
-    logits = jax.lax.map(lambda batch: framework.predict(state, batch), batches)
-    logits = logits.reshape(-1, logits.shape[-1])[: len(images)].astype(jnp.float32)
+    low, high = dataset.train_images.min(), dataset.train_images.max()
+    margin = (high - low) / 2  # Beyond it, the images were not scaled as the data.
+    if images.min() < low - margin or images.max() > high + margin:
+        print(
+            f"Warning: {images_path} holds values from {images.min():g} to "
+            f"{images.max():g}; the model learned images from {low:g} to {high:g}, so "
+            "scale them the same way or the classes mean little.",
+            file=sys.stderr,
+        )
+    batches = _batches(images, np.zeros(len(images), np.int32), 4 * config.batch_size)
+    logits = jnp.concatenate([_predict(state, batch[0]) for batch in batches])
+    logits = logits[: len(images)].astype(jnp.float32)
     probabilities = np.asarray(jax.nn.softmax(logits))
     return probabilities.argmax(axis=-1), probabilities, step

@@ -17,7 +17,7 @@ from .data import Dataset
 
 # On the CPU, XLA compiles a convolution inside a loop into far slower code, so
 # `train` runs this model there in programs of this many unrolled steps.
-STEPS_PER_PROGRAM_ON_CPU = 4
+STEPS_PER_PROGRAM_ON_CPU = 2
 # The name of the vmapped batch axis that batch normalization averages over.
 BATCH_AXIS = "batch"
 # As in Flax's ImageNet example: running statistics follow recent batches.
