@@ -71,8 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     """The parser of every command."""
     parser = _Parser(description=sys.modules[__package__].__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    workdir: Any = {"type": Path, "default": Path("runs/default"), "help": "run folder"}
-    checkpoint: Any = {"default": "best", "help": "best, latest or a step number"}
+    shown = " (default: %(default)s)"  # Filled in by argparse.
+    workdir: Any = {
+        "type": Path,
+        "default": "runs/default",
+        "help": "run folder" + shown,
+    }
+    checkpoint: Any = {"default": "best", "help": "best, latest or a step" + shown}
     train = commands.add_parser("train", help="train, or resume the workdir's run")
     train.add_argument("--workdir", **workdir)
     train.add_argument("--restart", action="store_true", help="delete the run first")
@@ -84,13 +89,19 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("images", type=Path)
     predict.add_argument("--workdir", **workdir)
     predict.add_argument("--checkpoint", **checkpoint)
-    predict.add_argument("--output", type=Path, help="an .npz file for the classes")
+    predict.add_argument(
+        "--output", type=Path, help="an .npz file for the classes (default: print them)"
+    )
     plot = commands.add_parser("plot", help="draw the run's curves into an image")
     plot.add_argument("--workdir", **workdir)
-    plot.add_argument("--output", type=Path, help="default: WORKDIR/curves.png")
+    plot.add_argument(
+        "--output", type=Path, help=".png, .pdf or .svg (default: WORKDIR/curves.png)"
+    )
     bench = commands.add_parser("bench", help="examples/s, compile time, memory")
-    bench.add_argument("--steps", type=int, default=50, help="timed steps")
-    bench.add_argument("--peak-tflops", type=float, help="the device's, for a share")
+    bench.add_argument("--steps", type=int, default=50, help="timed steps" + shown)
+    bench.add_argument(
+        "--peak-tflops", type=float, help="the device's, for a share (default: none)"
+    )
     _add_config_options(bench)
     return parser
 
