@@ -110,9 +110,7 @@ def _fit(
     steps = dataset.steps_per_epoch(config.batch_size)
     total, every = config.epochs * steps, config.checkpoint_every_steps
     init_key, step_key = jax.random.split(jax.random.key(config.seed))
-    create = functools.partial(framework.create_train_state, config, dataset)
-    state = jax.eval_shape(create, init_key)
-    target = {"state": state, "sums": zero_sums(config, state, dataset)}
+    create, target = _target(config, dataset)
     step, history = 0, []
     if restored := checkpoints.restore_latest(target, _resumable(config)):
         target, meta = restored
@@ -130,7 +128,7 @@ def _fit(
         return Trained(history, 0)
     arrays = on_device(target)
     data = jax.device_put((dataset.train_images, dataset.train_labels))
-    tests = _batches(dataset.test_images, dataset.test_labels, 4 * config.batch_size)
+    tests = _batches(dataset.test_images, dataset.test_labels, config.batch_size)
     epochs, minutes = config.checkpoint_every_epochs, config.checkpoint_every_minutes
     resumed = step  # Where this call starts.
     stopped: list[int] = []  # The signals received.
@@ -141,8 +139,10 @@ def _fit(
     with _stop_on_signals(stopped), tqdm(total=total, initial=step) as bar:
         # Compiled before the clock starts, so the epochs' times and the bar's
         # estimate are of training alone.
-        first = _stretch_end(step, steps, every) - step % steps
-        _compile(config, arrays, data, first, tests, step_key)
+        first = program_size(_stretch_end(step, steps, every) - step % steps)
+        order = np.zeros((first, config.batch_size), np.int32)
+        train_steps.lower(arrays, *data, order, 0, step_key, config=config).compile()
+        _eval_step.lower(arrays["state"], tests[0]).compile()
         bar.unpause()
         started = last_save = time.perf_counter()
         while step < total:
@@ -226,20 +226,6 @@ def _stretch_end(step: int, steps: int, every: int) -> int:
     return min(steps, within + every - step % every) if every else steps
 
 
-def _compile(
-    config: Config,
-    arrays: dict[str, Any],
-    data: tuple[jax.Array, jax.Array],
-    stretch: int,
-    tests: list[Any],
-    key: jax.Array,
-) -> None:
-    """Compiles the first train program and the evaluation ahead of their calls."""
-    first = np.zeros((program_size(stretch), config.batch_size), np.int32)
-    train_steps.lower(arrays, *data, first, 0, key, config=config).compile()
-    _eval_step.lower(arrays["state"], tests[0]).compile()
-
-
 @functools.partial(jax.jit, static_argnames="config", donate_argnames="arrays")
 def train_steps(
     arrays: dict[str, Any],
@@ -293,6 +279,16 @@ def train_stretch(
     return arrays, np.concatenate(jax.device_get(losses))
 
 
+def _target(config: Config, dataset: Dataset) -> tuple[Any, dict[str, Any]]:
+    """What builds the train state from a key, and the arrays a checkpoint holds.
+
+    The arrays (the state and the metric sums) are shapes only: nothing is built.
+    """
+    create = functools.partial(framework.create_train_state, config, dataset)
+    state = jax.eval_shape(create, jax.random.key(0))
+    return create, {"state": state, "sums": zero_sums(config, state, dataset)}
+
+
 def zero_sums(config: Config, state: Any, dataset: Dataset) -> Any:
     """Zeros shaped like the metrics a train step returns."""
     batch = (
@@ -310,12 +306,13 @@ def on_device(tree: Any) -> Any:
     return jax.device_put(strong)
 
 
-def _batches(images: np.ndarray, labels: np.ndarray, size: int) -> list[Any]:
-    """The examples on the device in batches (images, labels, mask) of `size`.
+def _batches(images: np.ndarray, labels: np.ndarray, batch_size: int) -> list[Any]:
+    """The examples on the device in batches (images, labels, mask) for evaluation.
 
-    The last batch is padded, with mask 0. Evaluation takes batches of four training
-    batches: without gradients to keep, they fit where training fits.
+    A batch holds four training batches (`batch_size` examples each): without
+    gradients to keep, they fit where training fits. The last is padded, mask 0.
     """
+    size = 4 * batch_size
     padding = -len(labels) % size
     arrays = (images, labels, np.ones(len(labels), np.float32))
     padded = [np.pad(x, [(0, padding)] + [(0, 0)] * (x.ndim - 1)) for x in arrays]
@@ -405,9 +402,7 @@ def restore(workdir: Path, checkpoint: str) -> tuple[Config, Dataset, Any, int]:
     dataset = load_dataset(config.dataset)
     if not (workdir / CHECKPOINT_DIR).is_dir():
         raise UsageError(f"{workdir} holds no checkpoint yet; run `train` first.")
-    create = functools.partial(framework.create_train_state, config, dataset)
-    state = jax.eval_shape(create, jax.random.key(0))
-    target = {"state": state, "sums": zero_sums(config, state, dataset)}
+    target = _target(config, dataset)[1]
     with Checkpoints(workdir, config.keep_checkpoints) as checkpoints:
         step = checkpoints.resolve(checkpoint)
         return config, dataset, checkpoints.restore(step, target)[0]["state"], step
@@ -416,7 +411,7 @@ def restore(workdir: Path, checkpoint: str) -> tuple[Config, Dataset, Any, int]:
 def evaluate(workdir: Path, checkpoint: str = "best") -> dict[str, Any]:
     """The step and test metrics of a checkpoint of the run in `workdir`."""
     config, dataset, state, step = restore(workdir, checkpoint)
-    tests = _batches(dataset.test_images, dataset.test_labels, 4 * config.batch_size)
+    tests = _batches(dataset.test_images, dataset.test_labels, config.batch_size)
     return {"step": step, **_means("test", _evaluate(state, tests))}
 
 
@@ -465,7 +460,7 @@ def predict(
             "scale them the same way or the classes mean little.",
             file=sys.stderr,
         )
-    batches = _batches(images, np.zeros(len(images), np.int32), 4 * config.batch_size)
+    batches = _batches(images, np.zeros(len(images), np.int32), config.batch_size)
     logits = jnp.concatenate([_predict(state, batch[0]) for batch in batches])
     logits = logits[: len(images)].astype(jnp.float32)
     probabilities = np.asarray(jax.nn.softmax(logits))
