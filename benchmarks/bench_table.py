@@ -54,16 +54,20 @@ def measure(
     framework = importlib.import_module(f"{package}.train")
     data = importlib.import_module(f"{package}.data")
     config = dataclasses.replace(config_module.Config(), **settings)
-    dataset = data.load_dataset(config.dataset)
+    dataset = data.load_dataset(config)
     size = config.batch_size
     steps = min(steps, dataset.steps_per_epoch(size))
     init_key, data_key, step_key = jax.random.split(jax.random.key(config.seed), 3)
     train_images, train_labels = dataset.train_images, dataset.train_labels
+    # The seed's loop takes float32 images, normalised as the project's step does.
+    mean, std = np.array(dataset.mean), np.array(dataset.std)
+    float_images = ((train_images - mean) / std).astype(np.float32)
 
     state = framework.create_train_state(config, dataset, init_key)
     sums = run.zero_sums(config, state, dataset)
     arrays = run.on_device({"state": state, "sums": sums})
-    images, labels = jax.device_put((train_images, train_labels))
+    train_data = run.training_data(config, dataset)
+    augment = run.augments(config, dataset)
 
     def order(epoch: int) -> jax.Array:
         permutation = jax.random.permutation(
@@ -72,21 +76,23 @@ def measure(
         return permutation[: steps * size].reshape(steps, size)
 
     started = time.perf_counter()  # The program `train` dispatches, compiled.
-    first = order(0)[: run.program_size(steps)]
+    first = run.feed(
+        train_data, order(0)[: run.program_size(config, train_data, steps)]
+    )
     run.train_steps.lower(
-        arrays, images, labels, first, 0, step_key, config=config
+        arrays, *first, 0, step_key, config=config, augment=augment
     ).compile()
     project_compile = time.perf_counter() - started
 
     def project_epoch(epoch: int) -> None:
         nonlocal arrays
         arrays, _ = run.train_stretch(
-            config, arrays, (images, labels), order(epoch), epoch * steps, step_key
+            config, arrays, train_data, order(epoch), epoch * steps, step_key, augment
         )
 
     seed_step = jax.jit(functools.partial(framework.train_step, config=config))
     state = framework.create_train_state(config, dataset, init_key)
-    first = (train_images[:size], train_labels[:size])
+    first = (float_images[:size], train_labels[:size])
     started = time.perf_counter()
     seed_step.lower(state, first, step_key).compile()
     seed_compile = time.perf_counter() - started
@@ -98,7 +104,7 @@ def measure(
         for index in range(steps):
             batch = permutation[index * size : (index + 1) * size]
             state, metrics = seed_step(
-                state, (train_images[batch], train_labels[batch]), step_key
+                state, (float_images[batch], train_labels[batch]), step_key
             )
             epoch_loss += metrics["loss"] / metrics["count"]
         float(epoch_loss)
@@ -162,7 +168,8 @@ def seed_code(dataset: Any, steps: int, size: int) -> Callable[[int], None]:
         loss, grads = jax.value_and_grad(loss_fn)(state.params, batch, state.apply_fn)
         return state.apply_gradients(grads=grads), loss
 
-    images = dataset.train_images.reshape(len(dataset.train_labels), -1)
+    images = dataset.train_images.reshape(len(dataset.train_labels), -1) / 255
+    images = images.astype(np.float32)  # The seed's float32 images, from 0 to 1.
     model = MLP()
     state = train_state.TrainState.create(
         apply_fn=model.apply,

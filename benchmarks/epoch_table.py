@@ -45,20 +45,30 @@ def measure(package: str, settings: dict[str, Any], epochs: int) -> dict[str, An
     framework = importlib.import_module(f"{package}.train")
     data = importlib.import_module(f"{package}.data")
     config = dataclasses.replace(config_module.Config(), **settings, epochs=epochs)
-    dataset = data.load_dataset(config.dataset)
+    dataset = data.load_dataset(config)
     size, steps = config.batch_size, dataset.steps_per_epoch(config.batch_size)
     init_key, _, step_key = jax.random.split(jax.random.key(config.seed), 3)
-    images, labels = dataset.train_images, dataset.train_labels
+    labels = dataset.train_labels
+    # The seed's loop takes float32 images, normalised as the project's step does.
+    mean, std = np.array(dataset.mean), np.array(dataset.std)
+    images = ((dataset.train_images - mean) / std).astype(np.float32)
 
     state = jax.jit(functools.partial(framework.create_train_state, config, dataset))(
         init_key
     )
     sums = run.zero_sums(config, state, dataset)
     arrays = run.on_device({"state": state, "sums": sums})
-    order = jax.numpy.zeros((run.program_size(steps), size), jax.numpy.int32)
+    train_data = run.training_data(config, dataset)
+    augment = run.augments(config, dataset)
+    order = np.zeros((run.program_size(config, train_data, steps), size), np.int32)
     started = time.perf_counter()
     run.train_steps.lower(
-        arrays, *jax.device_put((images, labels)), order, 0, step_key, config=config
+        arrays,
+        *run.feed(train_data, order),
+        0,
+        step_key,
+        config=config,
+        augment=augment,
     ).compile()
     project_compile = time.perf_counter() - started
 

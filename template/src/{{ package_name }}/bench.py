@@ -1,11 +1,13 @@
 """How fast the project trains: examples per second, compile time, memory, FLOPs.
 
-It times the program `train` runs for an epoch: train steps in one scan.
+It times the programs `train` runs for an epoch: train steps in one scan, fed as
+`train` feeds them (from the device, or from the host for a large dataset).
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -17,25 +19,31 @@ from .config import Config
 from .data import load_dataset
 
 
-def bench(config: Config, steps: int, peak_tflops: float | None) -> dict[str, Any]:
+def bench(
+    config: Config, steps: int, peak_tflops: float | None, data_dir: Path | None = None
+) -> dict[str, Any]:
     """The figures of `steps` steps; with the device's peak, the share reached."""
-    dataset = load_dataset(config.dataset)
+    dataset = load_dataset(config, data_dir)
     init_key, step_key = jax.random.split(jax.random.key(config.seed))
     state = framework.create_train_state(config, dataset, init_key)
     arrays = run.on_device(
         {"state": state, "sums": run.zero_sums(config, state, dataset)}
     )
-    data = jax.device_put((dataset.train_images, dataset.train_labels))
+    data, augment = run.training_data(config, dataset), run.augments(config, dataset)
     rng = np.random.default_rng(config.seed)
-    order = rng.integers(len(data[1]), size=(steps, config.batch_size), dtype=np.int32)
+    order = rng.integers(len(dataset.train_labels), size=(steps, config.batch_size))
     started = time.perf_counter()
-    first = order[: run.program_size(steps)]  # As `train` dispatches it.
-    lowered = run.train_steps.lower(arrays, *data, first, 0, step_key, config=config)
+    first = run.feed(data, order[: run.program_size(config, data, steps)])
+    lowered = run.train_steps.lower(
+        arrays, *first, 0, step_key, config=config, augment=augment
+    )
     program = lowered.compile()
     compile_seconds = time.perf_counter() - started
     for first_step in (0, steps):  # The first run warms up.
         started = time.perf_counter()
-        arrays, _ = run.train_stretch(config, arrays, data, order, first_step, step_key)
+        arrays, _ = run.train_stretch(
+            config, arrays, data, order, first_step, step_key, augment
+        )
     seconds = time.perf_counter() - started
     costs, memory = program.cost_analysis(), program.memory_analysis()
     flops = (costs[0] if isinstance(costs, list) else costs or {}).get("flops", 0.0)

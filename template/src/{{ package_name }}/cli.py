@@ -1,4 +1,4 @@
-"""The command line: `train`, `evaluate`, `predict`, `plot` and `bench`.
+"""The command line: `train`, `evaluate`, `predict`, `plot`, `bench` and `data`.
 
 `train` and `bench` take each field of `Config` as an option, its comment as help:
 a field added to the config is an option at once. JAX loads only when needed, with
@@ -31,8 +31,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"Error: {message}; see {self.prog} --help.\n")
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """Adds `--field-name` for each field of `Config`, its comment as help."""
+def _add_config_options(
+    parser: argparse.ArgumentParser, only: Sequence[str] = ()
+) -> None:
+    """Adds `--field-name` for each field of `Config`, its comment as help.
+
+    With `only`, just the fields it names.
+    """
     comments: dict[str, str] = {}
     comment, after_field = "", False
     for line in inspect.getsource(Config).splitlines():
@@ -45,6 +50,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         else:
             comment, after_field = "", False
     for name, kind in typing.get_type_hints(Config).items():
+        if only and name not in only:
+            continue
         default = getattr(Config(), name)
         choices = typing.get_args(kind) if typing.get_origin(kind) is Literal else None
         parse: Any = str.lower if choices else type(default)
@@ -62,9 +69,15 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings given on the command line."""
+    """The settings given on the command line; a dataset's path made absolute."""
+    from .data import DATASETS
+
     names = {field.name for field in dataclasses.fields(Config)}
-    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    path = Path(given.get("dataset", "digits")).expanduser()
+    if path.exists() and str(path) not in ("digits", "synthetic-mnist", *DATASETS):
+        given["dataset"] = str(path.absolute())
+    return given
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,17 +91,27 @@ def _parser() -> argparse.ArgumentParser:
         "help": "run folder" + shown,
     }
     checkpoint: Any = {"default": "best", "help": "best, latest or a step" + shown}
+    data_dir: Any = {
+        "type": Path,
+        "help": "where datasets are downloaded and decoded (default: "
+        f"$XDG_CACHE_HOME or ~/.cache, then /{__package__}/data)",
+    }
     train = commands.add_parser("train", help="train, or resume the workdir's run")
     train.add_argument("--workdir", **workdir)
+    train.add_argument("--data-dir", **data_dir)
     train.add_argument("--restart", action="store_true", help="delete the run first")
     _add_config_options(train)
     evaluate = commands.add_parser("evaluate", help="test metrics of a checkpoint")
     evaluate.add_argument("--workdir", **workdir)
     evaluate.add_argument("--checkpoint", **checkpoint)
-    predict = commands.add_parser("predict", help="classes of images (.npy, .npz)")
+    evaluate.add_argument("--data-dir", **data_dir)
+    predict = commands.add_parser(
+        "predict", help="classes of images (.npy, .npz, .png, .jpg)"
+    )
     predict.add_argument("images", type=Path)
     predict.add_argument("--workdir", **workdir)
     predict.add_argument("--checkpoint", **checkpoint)
+    predict.add_argument("--data-dir", **data_dir)
     predict.add_argument(
         "--output", type=Path, help="an .npz file for the classes (default: print them)"
     )
@@ -102,7 +125,18 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--peak-tflops", type=float, help="the device's, for a share (default: none)"
     )
+    bench.add_argument("--data-dir", **data_dir)
     _add_config_options(bench)
+    data = commands.add_parser("data", help="download a dataset, or describe it")
+    data.add_argument(
+        "action",
+        choices=["prepare", "info"],
+        help="prepare: download, verify and decode it into the cache (for machines "
+        "without a network); info: its shapes, classes, sizes and place",
+    )
+    data.add_argument("dataset", help="a name, such as mnist, or a path")
+    data.add_argument("--data-dir", **data_dir)
+    _add_config_options(data, only=("image_size", "test_fraction"))
     return parser
 
 
@@ -131,6 +165,9 @@ def _command(args: argparse.Namespace) -> None:
 
         print(plot(args.workdir, args.output))
         return
+    if args.command == "data":
+        print(_describe(args))
+        return
     import jax
 
     from . import run
@@ -143,25 +180,48 @@ def _command(args: argparse.Namespace) -> None:
     if args.command == "train":
         started = time.perf_counter()
         config = run.config_for(args.workdir, _settings(args), args.restart)
-        trained = run.train(config, args.workdir, restart=args.restart)
+        trained = run.train(
+            config, args.workdir, restart=args.restart, data_dir=args.data_dir
+        )
         print(_summary(args.workdir, config, trained, time.perf_counter() - started))
     elif args.command == "evaluate":
-        print(json.dumps(run.evaluate(args.workdir, args.checkpoint)))
+        print(json.dumps(run.evaluate(args.workdir, args.checkpoint, args.data_dir)))
     elif args.command == "predict":
-        classes, probabilities, _ = run.predict(
-            args.workdir, args.images, args.checkpoint
+        classes, probabilities, names = run.predict(
+            args.workdir, args.images, args.checkpoint, args.data_dir
         )
         if args.output is None:
-            print("\n".join(map(str, classes.tolist())))
+            print("\n".join(names[c] for c in classes))
         else:
             import numpy as np
 
-            np.savez(args.output, classes=classes, probabilities=probabilities)
+            named = np.array(names)[classes]
+            np.savez(
+                args.output, classes=classes, names=named, probabilities=probabilities
+            )
     elif args.command == "bench":
         from .bench import bench
 
         config = dataclasses.replace(Config(), **_settings(args))
-        print(json.dumps(bench(config, args.steps, args.peak_tflops)))
+        print(json.dumps(bench(config, args.steps, args.peak_tflops, args.data_dir)))
+
+
+def _describe(args: argparse.Namespace) -> str:
+    """`data prepare` or `data info`: the dataset's shapes, classes, size and place."""
+    from .data import load_dataset
+
+    config = dataclasses.replace(Config(), **_settings(args))
+    dataset = load_dataset(config, args.data_dir, download=args.action == "prepare")
+    images = (dataset.train_images, dataset.test_images)
+    shape = "x".join(map(str, dataset.image_shape))
+    megabytes = sum(x.nbytes + len(x) * 4 for x in images) / 2**20
+    where = f"in {dataset.cache}" if dataset.cache else "made in memory"
+    return (
+        f"{dataset.name}: {len(images[0]):,} training and {len(images[1]):,} test "
+        f"images of {shape}, {megabytes:,.1f} MB {where}.\n"
+        f"{dataset.num_classes} classes: {', '.join(dataset.classes)}.\n"
+        f"Mean {dataset.mean} and std {dataset.std} per channel, of training images."
+    )
 
 
 def _summary(workdir: Path, config: Config, trained: Any, seconds: float) -> str:

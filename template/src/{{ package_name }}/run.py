@@ -2,8 +2,10 @@
 
 A workdir holds `config.json`, `metrics.jsonl` (an object per epoch) and
 `checkpoints/`. An epoch is one jitted `lax.scan` over the training split on the
-device, cut only at steps that save. Each step's data order and key follow from the
-seed and the step, so a resumed run computes exactly what the run would have.
+device (or, for a large one, over its batches sent from the host), cut only at
+steps that save; images stay uint8 until the step normalises them. Each step's
+data order and key follow from the seed and the step, so a resumed run computes
+exactly what the run would have.
 SIGINT and SIGTERM stop a run with a checkpoint; a NaN loss stops it unsaved.
 """
 
@@ -17,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 import time
@@ -34,7 +35,7 @@ from . import model
 from . import train as framework
 from .checkpoint import CHECKPOINT_DIR, Checkpoints, rank
 from .config import Config
-from .data import Dataset, load_dataset
+from .data import IMAGE_SUFFIXES, Dataset, as_uint8, load_dataset, read_image
 from .errors import Stopped, UsageError
 
 CONFIG_FILE, METRICS_FILE, LOCK_FILE = "config.json", "metrics.jsonl", ".lock"
@@ -67,8 +68,16 @@ class Trained:
     steps: int  # 0 when the run had finished already.
 
 
-def train(config: Config, workdir: Path, *, restart: bool = False) -> Trained:
+def train(
+    config: Config,
+    workdir: Path,
+    *,
+    restart: bool = False,
+    data_dir: Path | None = None,
+) -> Trained:
     """Trains in `workdir`, resuming (or extending to more epochs) its run.
+
+    The dataset is read from (or downloaded into) `data_dir`, by default the cache.
 
     Raises:
       UsageError: if the workdir is in use or holds a run of other settings, or the
@@ -87,20 +96,22 @@ def train(config: Config, workdir: Path, *, restart: bool = False) -> Trained:
             if diff:
                 raise UsageError(
                     f"{workdir} holds a run of other settings ({'; '.join(diff)}); "
-                    "give its settings to resume it (only --epochs may change), or "
-                    "--restart to start over."
+                    "give its settings to resume it (only --epochs and "
+                    "--device-data-mb may change), or --restart to start over."
                 )
-        dataset = load_dataset(config.dataset)
+        dataset = load_dataset(config, data_dir)
         with Checkpoints(workdir, config.keep_checkpoints) as checkpoints:
             return _fit(config, workdir, dataset, checkpoints)
 
 
 def _resumable(config: Config) -> dict[str, Any]:
-    """The settings a run must keep to be resumed: all but `epochs`, which may grow.
+    """The settings a run must keep to be resumed.
 
-    A decaying schedule follows the new length from the step the run has reached.
+    All but `epochs`, which may grow (a decaying schedule follows the new length
+    from where the run is), and where the data is kept, which changes no number.
     """
-    return {k: v for k, v in config.to_dict().items() if k != "epochs"}
+    changeable = ("epochs", "device_data_mb")
+    return {k: v for k, v in config.to_dict().items() if k not in changeable}
 
 
 def _fit(
@@ -114,7 +125,7 @@ def _fit(
     step, history = 0, []
     if restored := checkpoints.restore_latest(target, _resumable(config)):
         target, meta = restored
-        step, history = meta["step"], meta["history"]
+        step, history, dataset = meta["step"], meta["history"], _as_saved(dataset, meta)
         if step > total:
             raise UsageError(
                 f"{workdir} holds a run {len(history)} epochs long already; give "
@@ -126,9 +137,8 @@ def _fit(
     _write(workdir / METRICS_FILE, history)
     if step == total:
         return Trained(history, 0)
-    arrays = on_device(target)
-    data = jax.device_put((dataset.train_images, dataset.train_labels))
-    tests = _batches(dataset.test_images, dataset.test_labels, config.batch_size)
+    arrays, data = on_device(target), training_data(config, dataset)
+    augment = augments(config, dataset)
     epochs, minutes = config.checkpoint_every_epochs, config.checkpoint_every_minutes
     resumed = step  # Where this call starts.
     stopped: list[int] = []  # The signals received.
@@ -139,17 +149,25 @@ def _fit(
     with _stop_on_signals(stopped), tqdm(total=total, initial=step) as bar:
         # Compiled before the clock starts, so the epochs' times and the bar's
         # estimate are of training alone.
-        first = program_size(_stretch_end(step, steps, every) - step % steps)
-        order = np.zeros((first, config.batch_size), np.int32)
-        train_steps.lower(arrays, *data, order, 0, step_key, config=config).compile()
-        _eval_step.lower(arrays["state"], tests[0]).compile()
+        first = _stretch_end(step, steps, every) - step % steps
+        zeros = np.zeros((program_size(config, data, first), config.batch_size))
+        programs = feed(data, zeros.astype(np.int32))
+        train_steps.lower(
+            arrays, *programs, 0, step_key, config=config, augment=augment
+        ).compile()
+        test = next(
+            _batches(dataset.test_images, dataset.test_labels, config.batch_size)
+        )
+        _eval_step.lower(arrays["state"], test, _stats(dataset)).compile()
         bar.unpause()
         started = last_save = time.perf_counter()
         while step < total:
             epoch, within = divmod(step, steps)
             end = _stretch_end(step, steps, every)
             order = _order(config, epoch, len(dataset.train_labels))[within:end]
-            arrays, losses = train_stretch(config, arrays, data, order, step, step_key)
+            arrays, losses = train_stretch(
+                config, arrays, data, order, step, step_key, augment
+            )
             if not np.isfinite(losses).all():
                 bad = step + int(np.argmin(np.isfinite(losses))) + 1
                 raise UsageError(
@@ -160,11 +178,12 @@ def _fit(
             bar.update(len(losses))
             step, save = step + len(losses), False
             if step % steps == 0:
+                test = _evaluate(config, arrays["state"], dataset)
                 metrics = {
                     "epoch": epoch + 1,
                     "step": step,
                     **_means("train", arrays["sums"]),
-                    **_means("test", _evaluate(arrays["state"], tests)),
+                    **_means("test", test),
                     "seconds": round(time.perf_counter() - started, 3),
                 }
                 history.append(metrics)
@@ -179,9 +198,9 @@ def _fit(
                 save = save or (minutes > 0 and started - last_save >= 60 * minutes)
             if save or step == total or stopped or (every > 0 and step % every == 0):
                 if best and best[0] < step:  # Saved first: steps only grow.
-                    _save(checkpoints, config, *best)
+                    _save(checkpoints, config, dataset, *best)
                 # A copy: Orbax writes it in the background, while the run goes on.
-                _save(checkpoints, config, step, arrays, [*history])
+                _save(checkpoints, config, dataset, step, arrays, [*history])
                 best, last_save = None, time.perf_counter()
             if stopped and step < total:
                 raise Stopped(
@@ -196,14 +215,30 @@ def _fit(
 def _save(
     checkpoints: Checkpoints,
     config: Config,
+    dataset: Dataset,
     step: int,
     arrays: Any,
     history: list[dict[str, Any]],
 ) -> None:
-    """Saves the arrays of `step` with the run's settings and metrics so far."""
+    """Saves the arrays of `step` with the run's settings and metrics so far.
+
+    And the dataset's class names and statistics, which `evaluate` and `predict` use.
+    """
     metrics = history[-1] if history and history[-1]["step"] == step else None
-    meta = {"config": config.to_dict(), "history": history}
+    data = {k: list(getattr(dataset, k)) for k in ("classes", "mean", "std")}
+    meta = {"config": config.to_dict(), "history": history, "data": data}
     checkpoints.save(step, arrays, meta, metrics)
+
+
+def _as_saved(dataset: Dataset, meta: dict[str, Any]) -> Dataset:
+    """`dataset` with the class names and statistics its run saved."""
+    if "data" not in meta:
+        raise UsageError(
+            "The run's checkpoints come from an older release of this project, "
+            "which scaled images otherwise; train it again with --restart."
+        )
+    saved = {k: tuple(meta["data"][k]) for k in ("classes", "mean", "std")}
+    return dataclasses.replace(dataset, **saved)  # type: ignore[arg-type]
 
 
 def _order(config: Config, epoch: int, examples: int) -> np.ndarray:
@@ -226,18 +261,80 @@ def _stretch_end(step: int, steps: int, every: int) -> int:
     return min(steps, within + every - step % every) if every else steps
 
 
-@functools.partial(jax.jit, static_argnames="config", donate_argnames="arrays")
+def training_data(config: Config, dataset: Dataset) -> dict[str, Any]:
+    """The training split and its statistics.
+
+    On the device if the images fit in `config.device_data_mb`, else on the host
+    (perhaps memory-mapped).
+    """
+    data = {
+        "images": dataset.train_images,
+        "labels": dataset.train_labels,
+        "stats": _stats(dataset),
+    }
+    on_device = dataset.train_images.nbytes <= config.device_data_mb * 2**20
+    return jax.device_put(data) if on_device else data
+
+
+def _stats(dataset: Dataset) -> np.ndarray:
+    """The mean and std of each channel, shaped (2, 1, 1, 1, C) for images."""
+    return np.array([dataset.mean, dataset.std], np.float32).reshape(2, 1, 1, 1, -1)
+
+
+def augments(config: Config, dataset: Dataset) -> bool:
+    """Whether training crops and flips the images."""
+    return config.augment == "on" or (config.augment == "auto" and dataset.augment)
+
+
+def feed(data: dict[str, Any], order_SxB: np.ndarray) -> tuple[Any, np.ndarray]:
+    """The data and order for one program: from the host, just its batches."""
+    if not isinstance(data["images"], np.ndarray):  # On the device already.
+        return data, order_SxB
+    flat = order_SxB.reshape(-1)
+    batches = {**data, "images": data["images"][flat], "labels": data["labels"][flat]}
+    return jax.device_put(batches), np.arange(flat.size).reshape(order_SxB.shape)
+
+
+def normalize(images: jax.Array, stats: jax.Array) -> jax.Array:
+    """uint8 images as the model takes them: minus the mean, over the std."""
+    return (images.astype(jnp.float32) - stats[0]) / stats[1]
+
+
+def crop_and_flip(images_BxHxWxC: jax.Array, key: jax.Array) -> jax.Array:
+    """Each image cropped at random, and flipped left to right half the time.
+
+    The crop is of the image padded with zeros by an eighth of its height (a pixel
+    at least).
+    """
+    batch, height, width, channels = images_BxHxWxC.shape
+    pad = max(1, height // 8)
+    padded = jnp.pad(images_BxHxWxC, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    crop_key, flip_key = jax.random.split(key)
+    corners_Bx2 = jax.random.randint(crop_key, (batch, 2), 0, 2 * pad + 1)
+
+    def crop(image: jax.Array, corner: jax.Array) -> jax.Array:
+        start = (corner[0], corner[1], 0)
+        return jax.lax.dynamic_slice(image, start, (height, width, channels))
+
+    crops = jax.vmap(crop)(padded, corners_Bx2)
+    flips = jax.random.bernoulli(flip_key, 0.5, (batch, 1, 1, 1))
+    return jnp.where(flips, crops[:, :, ::-1], crops)
+
+
+@functools.partial(
+    jax.jit, static_argnames=("config", "augment"), donate_argnames="arrays"
+)
 def train_steps(
     arrays: dict[str, Any],
-    images: jax.Array,
-    labels: jax.Array,
+    data: dict[str, jax.Array],
     order_SxB: jax.Array,
     first_step: jax.Array,
     step_key: jax.Array,
     *,
     config: Config,
+    augment: bool,
 ) -> tuple[dict[str, Any], jax.Array]:
-    """A train step per row of `order_SxB` (indices into `images`), in one scan.
+    """A train step per row of `order_SxB` (indices into `data`), in one scan.
 
     Adds each step's metrics to the running sums; returns each step's mean loss.
     """
@@ -245,7 +342,11 @@ def train_steps(
     def step(arrays: dict[str, Any], inputs: Any) -> tuple[dict[str, Any], jax.Array]:
         index, indices = inputs
         key = jax.random.fold_in(step_key, first_step + index)
-        batch = (images[indices], labels[indices])
+        images = data["images"][indices]
+        if augment:
+            key, augment_key = jax.random.split(key)
+            images = crop_and_flip(images, augment_key)
+        batch = (normalize(images, data["stats"]), data["labels"][indices])
         state, metrics = framework.train_step(arrays["state"], batch, key, config)
         sums = jax.tree.map(jnp.add, arrays["sums"], metrics)
         return {"state": state, "sums": sums}, metrics["loss"] / metrics["count"]
@@ -254,26 +355,39 @@ def train_steps(
     return jax.lax.scan(step, arrays, inputs, unroll=4)  # so less loop overhead.
 
 
-def program_size(stretch: int) -> int:
-    """Steps per program: a whole stretch, or on the CPU the model's number if any."""
-    cpu = jax.default_backend() == "cpu"
-    return (cpu and getattr(model, "STEPS_PER_PROGRAM_ON_CPU", 0)) or stretch
+def program_size(config: Config, data: dict[str, Any], stretch: int) -> int:
+    """Steps per program: a whole stretch, or on the CPU the model's number if any.
+
+    From the host, batches of at most a quarter of `config.device_data_mb`.
+    """
+    size = stretch
+    if jax.default_backend() == "cpu":
+        size = getattr(model, "STEPS_PER_PROGRAM_ON_CPU", 0) or stretch
+    if isinstance(data["images"], np.ndarray):
+        batch_bytes = config.batch_size * data["images"][0].nbytes
+        size = min(size, config.device_data_mb * 2**20 // (4 * batch_bytes))
+    return max(1, size)
 
 
 def train_stretch(
     config: Config,
     arrays: dict[str, Any],
-    data: tuple[jax.Array, jax.Array],
+    data: dict[str, Any],
     order_SxB: np.ndarray,
     step: int,
     key: jax.Array,
+    augment: bool,
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """`train_steps` over a stretch, in programs of `program_size`; the losses."""
-    losses, size = [], program_size(len(order_SxB))
+    """`train_steps` over a stretch, in programs of `program_size`; the losses.
+
+    Fed from the host, the next program's batches are gathered while the device
+    runs the last (JAX dispatches asynchronously).
+    """
+    losses, size = [], program_size(config, data, len(order_SxB))
     for start in range(0, len(order_SxB), size):
-        order = order_SxB[start : start + size]
+        program = feed(data, order_SxB[start : start + size])
         arrays, loss = train_steps(
-            arrays, *data, order, step + start, key, config=config
+            arrays, *program, step + start, key, config=config, augment=augment
         )
         losses.append(loss)
     return arrays, np.concatenate(jax.device_get(losses))
@@ -306,29 +420,40 @@ def on_device(tree: Any) -> Any:
     return jax.device_put(strong)
 
 
-def _batches(images: np.ndarray, labels: np.ndarray, batch_size: int) -> list[Any]:
-    """The examples on the device in batches (images, labels, mask) for evaluation.
+def _batches(
+    images: np.ndarray, labels: np.ndarray, batch_size: int
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """The examples in batches (images, labels, mask) for evaluation, from the host.
 
     A batch holds four training batches (`batch_size` examples each): without
     gradients to keep, they fit where training fits. The last is padded, mask 0.
     """
     size = 4 * batch_size
-    padding = -len(labels) % size
-    arrays = (images, labels, np.ones(len(labels), np.float32))
-    padded = [np.pad(x, [(0, padding)] + [(0, 0)] * (x.ndim - 1)) for x in arrays]
-    split = [np.split(x, len(x) // size) for x in padded]
-    return jax.device_put(list(zip(*split, strict=True)))
+    for start in range(0, len(labels), size):
+        labels_B = labels[start : start + size]
+        batch = (images[start : start + size], labels_B, np.ones(len(labels_B)))
+        padding = size - len(labels_B)
+        yield tuple(np.pad(x, [(0, padding)] + [(0, 0)] * (x.ndim - 1)) for x in batch)
 
 
 # A program a batch, looped over in Python: on the CPU, XLA compiles convolutions
 # inside a loop into far slower code.
-_eval_step = jax.jit(framework.eval_step)
-_predict = jax.jit(framework.predict)
+@jax.jit
+def _eval_step(state: Any, batch: tuple[jax.Array, ...], stats: jax.Array) -> Any:
+    images, labels, mask = batch
+    return framework.eval_step(state, (normalize(images, stats), labels, mask))
 
 
-def _evaluate(state: Any, batches: list[Any]) -> Any:
-    """Each metric's sum over the padded `batches`."""
-    sums = [_eval_step(state, batch) for batch in batches]
+@jax.jit
+def _predict(state: Any, images: jax.Array, stats: jax.Array) -> jax.Array:
+    return framework.predict(state, normalize(images, stats))
+
+
+def _evaluate(config: Config, state: Any, dataset: Dataset) -> Any:
+    """Each metric's sum over the test split."""
+    images, labels, stats = dataset.test_images, dataset.test_labels, _stats(dataset)
+    batches = _batches(images, labels, config.batch_size)
+    sums = [_eval_step(state, batch, stats) for batch in batches]
     return jax.tree.map(lambda *totals: functools.reduce(jnp.add, totals), *sums)
 
 
@@ -396,32 +521,43 @@ def _write(path: Path, content: dict[str, Any] | list[dict[str, Any]]) -> None:
         raise UsageError(f"Cannot write {path} ({error.strerror}).") from None
 
 
-def restore(workdir: Path, checkpoint: str) -> tuple[Config, Dataset, Any, int]:
-    """The run's settings and dataset, and the state and step of `checkpoint`."""
+def restore(
+    workdir: Path, checkpoint: str, data_dir: Path | None = None
+) -> tuple[Config, Dataset, Any, int]:
+    """The run's settings and dataset (as saved), and `checkpoint`'s state and step."""
     config = read_config(workdir)
-    dataset = load_dataset(config.dataset)
+    dataset = load_dataset(config, data_dir)
     if not (workdir / CHECKPOINT_DIR).is_dir():
         raise UsageError(f"{workdir} holds no checkpoint yet; run `train` first.")
     target = _target(config, dataset)[1]
     with Checkpoints(workdir, config.keep_checkpoints) as checkpoints:
         step = checkpoints.resolve(checkpoint)
-        return config, dataset, checkpoints.restore(step, target)[0]["state"], step
+        arrays, meta = checkpoints.restore(step, target)
+        return config, _as_saved(dataset, meta), arrays["state"], step
 
 
-def evaluate(workdir: Path, checkpoint: str = "best") -> dict[str, Any]:
+def evaluate(
+    workdir: Path, checkpoint: str = "best", data_dir: Path | None = None
+) -> dict[str, Any]:
     """The step and test metrics of a checkpoint of the run in `workdir`."""
-    config, dataset, state, step = restore(workdir, checkpoint)
-    tests = _batches(dataset.test_images, dataset.test_labels, config.batch_size)
-    return {"step": step, **_means("test", _evaluate(state, tests))}
+    config, dataset, state, step = restore(workdir, checkpoint, data_dir)
+    return {"step": step, **_means("test", _evaluate(config, state, dataset))}
 
 
 def load_images(path: Path, image_shape: tuple[int, int, int]) -> np.ndarray:
-    """Images from an .npy file, or an .npz file's `images`, scaled as the data's.
+    """Images as uint8 (as `data.as_uint8` takes them) from a file.
 
-    Shaped (N, H, W, C), (N, H, W) or (N, H * W * C), or without the N; no pickles.
+    A .png or .jpg file is resized to `image_shape`; an .npy file or an .npz file's
+    `images` (or first array) are taken as they are.
+
+    Arrays are shaped (N, H, W, C), (N, H, W) or (N, H * W * C), or without the N;
+    nothing is unpickled.
     """
     if not path.is_file():  # A folder, a FIFO or a device would not do.
         raise UsageError(f"{path} is not a file.")
+    height, width, channels = image_shape
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return read_image(path, "L" if channels == 1 else "RGB", (width, height))[None]
     try:
         with contextlib.ExitStack() as stack:
             loaded = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -432,13 +568,11 @@ def load_images(path: Path, image_shape: tuple[int, int, int]) -> np.ndarray:
             array = np.array(loaded)
     except (OSError, ValueError, EOFError, MemoryError, IndexError) as error:
         raise UsageError(f"{path} is not a NumPy file of images ({error}).") from None
-    if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
-        raise UsageError(f"{path} holds values that are not finite numbers.")
-    shapes = [image_shape, (int(np.prod(image_shape)),)]
-    shapes += [image_shape[:2]] if image_shape[2] == 1 else []
+    shapes = [image_shape, (height * width * channels,)]
+    shapes += [image_shape[:2]] if channels == 1 else []
     for shape in shapes:
         if array.shape[-len(shape) :] == shape and array.ndim - len(shape) in (0, 1):
-            return array.reshape(-1, *image_shape).astype(np.float32)
+            return as_uint8(array.reshape(-1, *image_shape), path)
     raise UsageError(
         f"{path} holds an array of shape {array.shape}; the model takes images of "
         f"shape {image_shape}, one or a batch of them."
@@ -446,22 +580,17 @@ def load_images(path: Path, image_shape: tuple[int, int, int]) -> np.ndarray:
 
 
 def predict(
-    workdir: Path, images_path: Path, checkpoint: str = "best"
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Classes (N,) and probabilities (N, K) of a file's images, and the step."""
-    config, dataset, state, step = restore(workdir, checkpoint)
+    workdir: Path,
+    images_path: Path,
+    checkpoint: str = "best",
+    data_dir: Path | None = None,
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Classes (N,) and probabilities (N, K) of a file's images, and class names."""
+    config, dataset, state, _ = restore(workdir, checkpoint, data_dir)
     images = load_images(images_path, dataset.image_shape)
-    low, high = dataset.train_images.min(), dataset.train_images.max()
-    margin = (high - low) / 2  # Beyond it, the images were not scaled as the data.
-    if images.min() < low - margin or images.max() > high + margin:
-        print(
-            f"Warning: {images_path} holds values from {images.min():g} to "
-            f"{images.max():g}; the model learned images from {low:g} to {high:g}, so "
-            "scale them the same way or the classes mean little.",
-            file=sys.stderr,
-        )
     batches = _batches(images, np.zeros(len(images), np.int32), config.batch_size)
-    logits = jnp.concatenate([_predict(state, batch[0]) for batch in batches])
+    stats = _stats(dataset)
+    logits = jnp.concatenate([_predict(state, batch[0], stats) for batch in batches])
     logits = logits[: len(images)].astype(jnp.float32)
     probabilities = np.asarray(jax.nn.softmax(logits))
-    return probabilities.argmax(axis=-1), probabilities, step
+    return probabilities.argmax(axis=-1), probabilities, dataset.classes
