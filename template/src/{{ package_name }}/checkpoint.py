@@ -115,6 +115,12 @@ class Checkpoints:
         """
         meta = self._read(step, meta=ocp.args.JsonRestore())["meta"]
         saved = meta.get("config") or {}
+        if config is not None and (unknown := sorted(set(config) - set(saved))):
+            raise UsageError(
+                f"The checkpoint of step {step} in {self.directory} comes from an "
+                "older release of this project, without the settings "
+                f"{', '.join(unknown)}; pass --restart to start over."
+            )
         if config is not None and {k: saved.get(k) for k in config} != json.loads(
             json.dumps(config)
         ):

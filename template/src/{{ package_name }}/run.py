@@ -417,7 +417,7 @@ def zero_sums(config: Config, state: Any, dataset: Dataset) -> Any:
 def on_device(tree: Any) -> Any:
     """`tree` as restored: on the device, strongly typed (one program for both)."""
     strong = jax.tree.map(lambda x: jnp.asarray(x, jnp.result_type(x)), tree)
-    return jax.device_put(strong)
+    return jax.device_put(strong, jax.devices()[0])  # Placed, as Orbax restores.
 
 
 def _batches(
