@@ -47,7 +47,6 @@ def measure(
 ) -> dict[str, Any]:
     """Times both loops on the project `package` (importable); returns the figures."""
     import jax
-    import numpy as np
 
     config_module = importlib.import_module(f"{package}.config")
     run = importlib.import_module(f"{package}.run")
@@ -58,10 +57,7 @@ def measure(
     size = config.batch_size
     steps = min(steps, dataset.steps_per_epoch(size))
     init_key, data_key, step_key = jax.random.split(jax.random.key(config.seed), 3)
-    train_images, train_labels = dataset.train_images, dataset.train_labels
-    # The seed's loop takes float32 images, normalised as the project's step does.
-    mean, std = np.array(dataset.mean), np.array(dataset.std)
-    float_images = ((train_images - mean) / std).astype(np.float32)
+    train_labels = dataset.train_labels
 
     state = framework.create_train_state(config, dataset, init_key)
     sums = run.zero_sums(config, state, dataset)
@@ -90,24 +86,10 @@ def measure(
             config, arrays, train_data, order(epoch), epoch * steps, step_key, augment
         )
 
-    seed_step = jax.jit(functools.partial(framework.train_step, config=config))
     state = framework.create_train_state(config, dataset, init_key)
-    first = (float_images[:size], train_labels[:size])
-    started = time.perf_counter()
-    seed_step.lower(state, first, step_key).compile()
-    seed_compile = time.perf_counter() - started
-
-    def seed_epoch(epoch: int) -> None:
-        nonlocal state
-        permutation = np.random.default_rng(epoch).permutation(len(train_labels))
-        epoch_loss = 0.0
-        for index in range(steps):
-            batch = permutation[index * size : (index + 1) * size]
-            state, metrics = seed_step(
-                state, (float_images[batch], train_labels[batch]), step_key
-            )
-            epoch_loss += metrics["loss"] / metrics["count"]
-        float(epoch_loss)
+    seed_epoch, seed_compile = seed_loop(
+        framework, config, dataset, state, steps, step_key
+    )
 
     loops = {"seed": seed_epoch, "project": project_epoch}
     if config_module.PROJECT["model_type"] == "mlp" and config.hidden_sizes == (64,):
@@ -137,6 +119,38 @@ def measure(
         "project_compile_seconds": round(project_compile, 2),
         "backend": jax.default_backend(),
     }
+
+
+def seed_loop(
+    framework: Any, config: Any, dataset: Any, state: Any, steps: int, key: Any
+) -> tuple[Callable[[int], None], float]:
+    """The seed's loop around the project's jitted train step, and its compile time.
+
+    An epoch is `steps` batches of a NumPy permutation, each sent to the step as
+    float32 images, normalised as the project's step normalises them.
+    """
+    import jax
+    import numpy as np
+
+    size, labels = config.batch_size, dataset.train_labels
+    mean, std = np.array(dataset.mean), np.array(dataset.std)
+    images = ((dataset.train_images - mean) / std).astype(np.float32)
+    seed_step = jax.jit(functools.partial(framework.train_step, config=config))
+    started = time.perf_counter()
+    seed_step.lower(state, (images[:size], labels[:size]), key).compile()
+    compile_seconds = time.perf_counter() - started
+
+    def seed_epoch(epoch: int) -> None:
+        nonlocal state
+        permutation = np.random.default_rng(epoch).permutation(len(labels))
+        epoch_loss = 0.0
+        for index in range(steps):
+            batch = permutation[index * size : (index + 1) * size]
+            state, metrics = seed_step(state, (images[batch], labels[batch]), key)
+            epoch_loss += metrics["loss"] / metrics["count"]
+        float(epoch_loss)
+
+    return seed_epoch, compile_seconds
 
 
 def seed_code(dataset: Any, steps: int, size: int) -> Callable[[int], None]:

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_table import measure_apart, parse, seed_code, table_options
+from bench_table import measure_apart, parse, seed_code, seed_loop, table_options
 
 
 def measure(package: str, settings: dict[str, Any], epochs: int) -> dict[str, Any]:
@@ -48,10 +48,6 @@ def measure(package: str, settings: dict[str, Any], epochs: int) -> dict[str, An
     dataset = data.load_dataset(config)
     size, steps = config.batch_size, dataset.steps_per_epoch(config.batch_size)
     init_key, _, step_key = jax.random.split(jax.random.key(config.seed), 3)
-    labels = dataset.train_labels
-    # The seed's loop takes float32 images, normalised as the project's step does.
-    mean, std = np.array(dataset.mean), np.array(dataset.std)
-    images = ((dataset.train_images - mean) / std).astype(np.float32)
 
     state = jax.jit(functools.partial(framework.create_train_state, config, dataset))(
         init_key
@@ -72,20 +68,9 @@ def measure(package: str, settings: dict[str, Any], epochs: int) -> dict[str, An
     ).compile()
     project_compile = time.perf_counter() - started
 
-    seed_step = jax.jit(functools.partial(framework.train_step, config=config))
-    started = time.perf_counter()
-    seed_step.lower(state, (images[:size], labels[:size]), step_key).compile()
-    seed_compile = time.perf_counter() - started
-
-    def seed_epoch(number: int) -> None:
-        nonlocal state
-        permutation = np.random.default_rng(number).permutation(len(labels))
-        epoch_loss = 0.0
-        for index in range(steps):
-            batch = permutation[index * size : (index + 1) * size]
-            state, metrics = seed_step(state, (images[batch], labels[batch]), step_key)
-            epoch_loss += metrics["loss"] / metrics["count"]
-        float(epoch_loss)
+    seed_epoch, seed_compile = seed_loop(
+        framework, config, dataset, state, steps, step_key
+    )
 
     loops = {"seed": seed_epoch}
     if config_module.PROJECT["model_type"] == "mlp" and config.hidden_sizes == (64,):

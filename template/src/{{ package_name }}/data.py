@@ -450,8 +450,8 @@ def _decode_folder(root: Path, config: Config, out: Path) -> Sequence[str]:
                 raise UsageError(f"{folder / name} holds no .png or .jpg images.")
             splits[-1] += [(f, label) for f in files]
     if len(splits) == 1:
-        order = np.random.default_rng(0).permutation(len(splits[0]))
-        test, train = np.split(order, [int(len(order) * config.test_fraction)])
+        index = np.arange(len(splits[0]))  # Held out as an array's examples are.
+        train, _, test, _ = _split(index, index, config.test_fraction)
         splits = [[splits[0][i] for i in train], [splits[0][i] for i in test]]
     if not classes or not splits[1]:
         raise UsageError(
