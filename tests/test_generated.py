@@ -33,8 +33,9 @@ OPTIMIZER_TEST_MODULES = [
     "tests/test_cli.py",
 ]
 # The suites that also run their slow tests: `train` in processes killed with
-# SIGKILL and stopped by SIGTERM, then resumed. One per framework; every suite runs
-# the same resume tests in-process.
+# SIGKILL and stopped by SIGTERM, then resumed, and on several forced CPU devices
+# and processes. One per framework; every suite runs the same resume tests
+# in-process.
 KILLED_SUITES = {"flax-nnx-mlp-adam", "flax-linen-cnn-adam", "equinox-mlp-adam"}
 # Test accuracy every default run reaches on digits; the MLP and CNN reach more.
 ACCURACY_TARGET = {"mlp": 0.97, "cnn": 0.97, "resnet": 0.95, "vit": 0.95}

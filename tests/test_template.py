@@ -25,6 +25,7 @@ SOURCE_FILES = [
     "errors.py",
     "model.py",
     "optimizer.py",
+    "parallel.py",
     "plot.py",
     "run.py",
     "train.py",
@@ -38,6 +39,7 @@ TEST_FILES = [
     "test_data.py",
     "test_model.py",
     "test_optimizer.py",
+    "test_parallel.py",
     "test_plot.py",
     "test_run.py",
     "test_train.py",
@@ -69,6 +71,8 @@ def test_every_combination_renders_the_full_layout(
     assert tests == sorted(expected_tests)
     for name in ("pyproject.toml", "README.md", ".gitignore", ".copier-answers.yml"):
         assert (project.path / name).is_file(), name
+    launch = sorted(p.name for p in (project.path / "launch").iterdir())
+    assert launch == ["k8s-job.yaml", "slurm.sbatch"]
     leftovers = [p for p in project.path.rglob("*") if p.suffix in {".jinja", ".pyc"}]
     assert not leftovers, leftovers
     assert not list(project.path.rglob("__pycache__"))

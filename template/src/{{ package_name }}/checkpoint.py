@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
+from . import parallel
 from .errors import UsageError
 
 CHECKPOINT_DIR, DAMAGED_DIR = "checkpoints", "damaged-checkpoints"
@@ -160,7 +161,9 @@ class Checkpoints:
                 aside.parent.mkdir(exist_ok=True)
                 while aside.exists():
                     aside = aside.with_name(f"{aside.name}+")
-                (self.directory / str(step)).rename(aside)
+                if parallel.primary():  # For every process of the run.
+                    (self.directory / str(step)).rename(aside)
+                parallel.barrier(f"set-aside-{step}")
                 self._manager.reload()
                 print(
                     f"Warning: {error} Moved it to {aside}; falling back.",

@@ -101,6 +101,24 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", **data_dir)
     train.add_argument("--restart", action="store_true", help="delete the run first")
     _add_config_options(train)
+    joined = train.add_argument_group(
+        "processes", "launched as several (SLURM and Open MPI set these themselves)"
+    )
+    for name, kind, about in (
+        ("coordinator-address", str, "HOST:PORT where process 0 listens"),
+        ("num-processes", int, "processes in all"),
+        ("process-id", int, "this process's number, from 0"),
+    ):
+        variable = f"JAX_{name.upper().replace('-', '_')}"
+        joined.add_argument(
+            f"--{name}",
+            type=kind,
+            default=os.environ.get(variable),
+            help=f"{about} (default: ${variable})",
+        )
+    joined.add_argument(
+        "--coordinator-timeout", type=int, default=300, help="seconds to wait" + shown
+    )
     evaluate = commands.add_parser("evaluate", help="test metrics of a checkpoint")
     evaluate.add_argument("--workdir", **workdir)
     evaluate.add_argument("--checkpoint", **checkpoint)
@@ -123,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="examples/s, compile time, memory")
     bench.add_argument("--steps", type=int, default=50, help="timed steps" + shown)
     bench.add_argument(
-        "--peak-tflops", type=float, help="the device's, for a share (default: none)"
+        "--peak-tflops", type=float, help="one device's, for a share (default: none)"
     )
     bench.add_argument("--data-dir", **data_dir)
     _add_config_options(bench)
@@ -155,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         # A stop the user asked for is no error; its exit status still says stopped.
         asked = isinstance(error, Stopped)
         print(message if asked else f"Error: {message}", file=sys.stderr)
+        if not asked and "jax" in sys.modules:  # The run's other processes stop too.
+            from .parallel import leave
+
+            leave(message, getattr(error, "exit_code", 1))
         sys.exit(getattr(error, "exit_code", 1))
 
 
@@ -170,7 +192,7 @@ def _command(args: argparse.Namespace) -> None:
         return
     import jax
 
-    from . import run
+    from . import parallel, run
 
     if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # JAX's own, if given.
         cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -179,11 +201,20 @@ def _command(args: argparse.Namespace) -> None:
 
     if args.command == "train":
         started = time.perf_counter()
+        parallel.join(
+            args.coordinator_address,
+            args.num_processes,
+            args.process_id,
+            args.coordinator_timeout,
+        )
         config = run.config_for(args.workdir, _settings(args), args.restart)
         trained = run.train(
             config, args.workdir, restart=args.restart, data_dir=args.data_dir
         )
-        print(_summary(args.workdir, config, trained, time.perf_counter() - started))
+        parallel.leave()
+        if parallel.primary():
+            seconds = time.perf_counter() - started
+            print(_summary(args.workdir, config, trained, seconds))
     elif args.command == "evaluate":
         print(json.dumps(run.evaluate(args.workdir, args.checkpoint, args.data_dir)))
     elif args.command == "predict":

@@ -5,7 +5,8 @@ A workdir holds `config.json`, `metrics.jsonl` (an object per epoch) and
 device (or, for a large one, over its batches sent from the host), cut only at
 steps that save; images stay uint8 until the step normalises them. Each step's
 data order and key follow from the seed and the step, so a resumed run computes
-exactly what the run would have.
+exactly what the run would have. Every process of a run (see `parallel`) runs this
+code; process 0 alone writes the workdir's files and shows progress.
 SIGINT and SIGTERM stop a run with a checkpoint; a NaN loss stops it unsaved.
 """
 
@@ -19,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -29,9 +31,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 from tqdm import tqdm
 
-from . import model
+from . import model, parallel
 from . import train as framework
 from .checkpoint import CHECKPOINT_DIR, Checkpoints, rank
 from .config import Config
@@ -83,11 +87,12 @@ def train(
       UsageError: if the workdir is in use or holds a run of other settings, or the
         loss stops being finite; `Stopped` if a signal stopped the run.
     """
-    with _locked(workdir):
-        if restart:
+    with jax.set_mesh(_mesh(config)), _locked(workdir):
+        if restart and parallel.primary():
             for name in (CONFIG_FILE, METRICS_FILE):
                 (workdir / name).unlink(missing_ok=True)
             shutil.rmtree(workdir / CHECKPOINT_DIR, ignore_errors=True)
+        parallel.barrier("restarted")
         if (workdir / CONFIG_FILE).exists():
             old, new = _resumable(read_config(workdir)), _resumable(config)
             diff = [
@@ -97,9 +102,14 @@ def train(
                 raise UsageError(
                     f"{workdir} holds a run of other settings ({'; '.join(diff)}); "
                     "give its settings to resume it (only --epochs and "
-                    "--device-data-mb may change), or --restart to start over."
+                    "--device-data-mb and --fsdp may change), or --restart."
                 )
-        dataset = load_dataset(config, data_dir)
+        # Process 0 downloads and decodes; the others then read its cache.
+        dataset = load_dataset(config, data_dir) if parallel.primary() else None
+        parallel.barrier("data")
+        dataset = dataset or load_dataset(config, data_dir)
+        if parallel.primary():
+            print(parallel.describe(), file=sys.stderr, flush=True)
         with Checkpoints(workdir, config.keep_checkpoints) as checkpoints:
             return _fit(config, workdir, dataset, checkpoints)
 
@@ -108,9 +118,10 @@ def _resumable(config: Config) -> dict[str, Any]:
     """The settings a run must keep to be resumed.
 
     All but `epochs`, which may grow (a decaying schedule follows the new length
-    from where the run is), and where the data is kept, which changes no number.
+    from where the run is), and where the data and state are kept, which changes
+    results only by the order of float sums.
     """
-    changeable = ("epochs", "device_data_mb")
+    changeable = ("epochs", "device_data_mb", "fsdp")
     return {k: v for k, v in config.to_dict().items() if k not in changeable}
 
 
@@ -131,8 +142,8 @@ def _fit(
                 f"{workdir} holds a run {len(history)} epochs long already; give "
                 "--epochs that many or more to extend it, or --restart."
             )
-    else:  # One program builds the state: faster than building it op by op.
-        target["state"] = jax.jit(create)(init_key)
+    else:
+        target["state"] = create(init_key)
     _write(workdir / CONFIG_FILE, config.to_dict())
     _write(workdir / METRICS_FILE, history)
     if step == total:
@@ -146,7 +157,8 @@ def _fit(
     # until the next save, so the best checkpoint is the best epoch's.
     best: tuple[int, Any, list[dict[str, Any]]] | None = None
     top = max(map(rank, history), default=None)
-    with _stop_on_signals(stopped), tqdm(total=total, initial=step) as bar:
+    bar = tqdm(total=total, initial=step, disable=not parallel.primary())
+    with _stop_on_signals(stopped), bar:
         # Compiled before the clock starts, so the epochs' times and the bar's
         # estimate are of training alone.
         first = _stretch_end(step, steps, every) - step % steps
@@ -158,7 +170,8 @@ def _fit(
         test = next(
             _batches(dataset.test_images, dataset.test_labels, config.batch_size)
         )
-        _eval_step.lower(arrays["state"], test, _stats(dataset)).compile()
+        _eval_step.lower(arrays["state"], *_placed(test, _stats(dataset))).compile()
+        parallel.barrier("compiled")  # Processes that compiled longer catch up.
         bar.unpause()
         started = last_save = time.perf_counter()
         while step < total:
@@ -192,22 +205,24 @@ def _fit(
                 arrays["sums"] = on_device(jax.tree.map(jnp.zeros_like, arrays["sums"]))
                 if top is None or rank(metrics) > top:
                     top = rank(metrics)
-                    best = (step, jax.device_get(arrays), [*history])
+                    best = (step, jax.tree.map(jnp.copy, arrays), [*history])
                 started = time.perf_counter()
                 save = epochs > 0 and (epoch + 1) % epochs == 0
                 save = save or (minutes > 0 and started - last_save >= 60 * minutes)
-            if save or step == total or stopped or (every > 0 and step % every == 0):
+            save, stop = parallel.agree(save, bool(stopped))  # As one, or deadlock.
+            if save or step == total or stop or (every > 0 and step % every == 0):
                 if best and best[0] < step:  # Saved first: steps only grow.
                     _save(checkpoints, config, dataset, *best)
                 # A copy: Orbax writes it in the background, while the run goes on.
                 _save(checkpoints, config, dataset, step, arrays, [*history])
                 best, last_save = None, time.perf_counter()
-            if stopped and step < total:
+            if stop and step < total:
+                signum = stopped[0] if stopped else signal.SIGTERM  # Another's.
                 raise Stopped(
-                    f"Stopped by {signal.Signals(stopped[0]).name} at step {step} of "
+                    f"Stopped by {signal.Signals(signum).name} at step {step} of "
                     f"{total}, with a checkpoint in {checkpoints.directory}; run the "
                     "same command to resume.",
-                    exit_code=128 + stopped[0],
+                    exit_code=128 + signum,
                 )
     return Trained(history, total - resumed)
 
@@ -273,7 +288,7 @@ def training_data(config: Config, dataset: Dataset) -> dict[str, Any]:
         "stats": _stats(dataset),
     }
     on_device = dataset.train_images.nbytes <= config.device_data_mb * 2**20
-    return jax.device_put(data) if on_device else data
+    return jax.device_put(data, P()) if on_device else data  # On every device.
 
 
 def _stats(dataset: Dataset) -> np.ndarray:
@@ -286,13 +301,26 @@ def augments(config: Config, dataset: Dataset) -> bool:
     return config.augment == "on" or (config.augment == "auto" and dataset.augment)
 
 
-def feed(data: dict[str, Any], order_SxB: np.ndarray) -> tuple[Any, np.ndarray]:
-    """The data and order for one program: from the host, just its batches."""
-    if not isinstance(data["images"], np.ndarray):  # On the device already.
-        return data, order_SxB
-    flat = order_SxB.reshape(-1)
-    batches = {**data, "images": data["images"][flat], "labels": data["labels"][flat]}
-    return jax.device_put(batches), np.arange(flat.size).reshape(order_SxB.shape)
+def feed(data: dict[str, Any], order_SxB: np.ndarray) -> tuple[Any, Any]:
+    """The data and order for one program: from the host, just its batches.
+
+    Each batch is split over the devices; from the host, each process gathers its
+    own devices' parts (and the order is None: the data is the batches).
+    """
+    sharding = NamedSharding(jax.sharding.get_mesh(), P(None, *parallel.BATCH))
+    if not isinstance(data["images"], np.ndarray):  # On every device already.
+        return data, jax.device_put(order_SxB, sharding)
+
+    def batches(array: np.ndarray) -> jax.Array:
+        def part(index: tuple[slice, ...]) -> np.ndarray:  # A device's.
+            return array[order_SxB[index[:2]]]
+
+        shape = (*order_SxB.shape, *array.shape[1:])
+        return jax.make_array_from_callback(shape, sharding, part)  # type: ignore[arg-type]
+
+    stats = jax.device_put(data["stats"], P())
+    images, labels = batches(data["images"]), batches(data["labels"])
+    return {"images": images, "labels": labels, "stats": stats}, None
 
 
 def normalize(images: jax.Array, stats: jax.Array) -> jax.Array:
@@ -327,7 +355,7 @@ def crop_and_flip(images_BxHxWxC: jax.Array, key: jax.Array) -> jax.Array:
 def train_steps(
     arrays: dict[str, Any],
     data: dict[str, jax.Array],
-    order_SxB: jax.Array,
+    order_SxB: jax.Array | None,
     first_step: jax.Array,
     step_key: jax.Array,
     *,
@@ -336,22 +364,29 @@ def train_steps(
 ) -> tuple[dict[str, Any], jax.Array]:
     """A train step per row of `order_SxB` (indices into `data`), in one scan.
 
-    Adds each step's metrics to the running sums; returns each step's mean loss.
+    Without an order, a step per batch of `data`. Adds each step's metrics to the
+    running sums; returns each step's mean loss.
     """
 
     def step(arrays: dict[str, Any], inputs: Any) -> tuple[dict[str, Any], jax.Array]:
         index, indices = inputs
         key = jax.random.fold_in(step_key, first_step + index)
-        images = data["images"][indices]
+        rows = index if indices is None else indices
+        images, labels = data["images"][rows], data["labels"][rows]
+        images, labels = jax.lax.with_sharding_constraint(
+            (images, labels), parallel.BATCH
+        )
         if augment:
             key, augment_key = jax.random.split(key)
             images = crop_and_flip(images, augment_key)
-        batch = (normalize(images, data["stats"]), data["labels"][indices])
+        batch = (normalize(images, data["stats"]), labels)
         state, metrics = framework.train_step(arrays["state"], batch, key, config)
+        state = jax.lax.with_sharding_constraint(state, parallel.state_specs(state))
         sums = jax.tree.map(jnp.add, arrays["sums"], metrics)
         return {"state": state, "sums": sums}, metrics["loss"] / metrics["count"]
 
-    inputs = (jnp.arange(len(order_SxB)), order_SxB)  # Four steps an iteration,
+    steps = len(data["labels"]) if order_SxB is None else len(order_SxB)
+    inputs = (jnp.arange(steps), order_SxB)  # Four steps an iteration,
     return jax.lax.scan(step, arrays, inputs, unroll=4)  # so less loop overhead.
 
 
@@ -396,11 +431,17 @@ def train_stretch(
 def _target(config: Config, dataset: Dataset) -> tuple[Any, dict[str, Any]]:
     """What builds the train state from a key, and the arrays a checkpoint holds.
 
-    The arrays (the state and the metric sums) are shapes only: nothing is built.
+    The one program that builds the state places it on the current mesh; the
+    arrays (the state and the metric sums) are its shapes and places only.
     """
-    create = functools.partial(framework.create_train_state, config, dataset)
+    build = functools.partial(framework.create_train_state, config, dataset)
+    specs = parallel.state_specs(jax.eval_shape(build, jax.random.key(0)))
+    create = jax.jit(build, out_shardings=specs)  # Faster than op by op.
     state = jax.eval_shape(create, jax.random.key(0))
-    return create, {"state": state, "sums": zero_sums(config, state, dataset)}
+    return create, {
+        "state": state,
+        "sums": on_device(zero_sums(config, state, dataset)),
+    }
 
 
 def zero_sums(config: Config, state: Any, dataset: Dataset) -> Any:
@@ -415,9 +456,9 @@ def zero_sums(config: Config, state: Any, dataset: Dataset) -> Any:
 
 
 def on_device(tree: Any) -> Any:
-    """`tree` as restored: on the device, strongly typed (one program for both)."""
+    """`tree` as restored: on the mesh, strongly typed (one program for both)."""
     strong = jax.tree.map(lambda x: jnp.asarray(x, jnp.result_type(x)), tree)
-    return jax.device_put(strong, jax.devices()[0])  # Placed, as Orbax restores.
+    return jax.device_put(strong, parallel.state_specs(strong))
 
 
 def _batches(
@@ -438,6 +479,11 @@ def _batches(
 
 # A program a batch, looped over in Python: on the CPU, XLA compiles convolutions
 # inside a loop into far slower code.
+def _placed(batch: tuple[np.ndarray, ...], stats: np.ndarray) -> tuple[Any, Any]:
+    """A batch split over the devices, and the statistics on each."""
+    return jax.device_put(batch, parallel.BATCH), jax.device_put(stats, P())
+
+
 @jax.jit
 def _eval_step(state: Any, batch: tuple[jax.Array, ...], stats: jax.Array) -> Any:
     images, labels, mask = batch
@@ -453,7 +499,7 @@ def _evaluate(config: Config, state: Any, dataset: Dataset) -> Any:
     """Each metric's sum over the test split."""
     images, labels, stats = dataset.test_images, dataset.test_labels, _stats(dataset)
     batches = _batches(images, labels, config.batch_size)
-    sums = [_eval_step(state, batch, stats) for batch in batches]
+    sums = [_eval_step(state, *_placed(batch, stats)) for batch in batches]
     return jax.tree.map(lambda *totals: functools.reduce(jnp.add, totals), *sums)
 
 
@@ -497,7 +543,8 @@ def _locked(workdir: Path) -> Iterator[None]:
         raise UsageError(f"Cannot use {workdir} ({error.strerror}).") from None
     with lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if parallel.primary():  # For all of the run's processes.
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UsageError(f"Another `train` is using {workdir}.") from None
         yield
@@ -508,6 +555,8 @@ def _write(path: Path, content: dict[str, Any] | list[dict[str, Any]]) -> None:
 
     A list becomes JSON lines, an object one JSON object.
     """
+    if not parallel.primary():
+        return
     lines = content if isinstance(content, list) else [content]
     try:
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as file:
@@ -529,7 +578,8 @@ def restore(
     dataset = load_dataset(config, data_dir)
     if not (workdir / CHECKPOINT_DIR).is_dir():
         raise UsageError(f"{workdir} holds no checkpoint yet; run `train` first.")
-    target = _target(config, dataset)[1]
+    with jax.set_mesh(_mesh(config)):
+        target = _target(config, dataset)[1]
     with Checkpoints(workdir, config.keep_checkpoints) as checkpoints:
         step = checkpoints.resolve(checkpoint)
         arrays, meta = checkpoints.restore(step, target)
@@ -541,7 +591,13 @@ def evaluate(
 ) -> dict[str, Any]:
     """The step and test metrics of a checkpoint of the run in `workdir`."""
     config, dataset, state, step = restore(workdir, checkpoint, data_dir)
-    return {"step": step, **_means("test", _evaluate(config, state, dataset))}
+    with jax.set_mesh(_mesh(config)):
+        return {"step": step, **_means("test", _evaluate(config, state, dataset))}
+
+
+def _mesh(config: Config) -> jax.sharding.Mesh:
+    """The mesh of a run of `config` on this process's devices."""
+    return parallel.make_mesh(config.fsdp, config.batch_size)
 
 
 def load_images(path: Path, image_shape: tuple[int, int, int]) -> np.ndarray:
@@ -587,10 +643,12 @@ def predict(
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Classes (N,) and probabilities (N, K) of a file's images, and class names."""
     config, dataset, state, _ = restore(workdir, checkpoint, data_dir)
-    images = load_images(images_path, dataset.image_shape)
-    batches = _batches(images, np.zeros(len(images), np.int32), config.batch_size)
-    stats = _stats(dataset)
-    logits = jnp.concatenate([_predict(state, batch[0], stats) for batch in batches])
+    with jax.set_mesh(_mesh(config)):
+        images = load_images(images_path, dataset.image_shape)
+        labels = np.zeros(len(images), np.int32)
+        batches = _batches(images, labels, config.batch_size)
+        placed = [_placed(batch, _stats(dataset)) for batch in batches]
+        logits = jnp.concatenate([_predict(state, b[0], s) for b, s in placed])
     logits = logits[: len(images)].astype(jnp.float32)
     probabilities = np.asarray(jax.nn.softmax(logits))
     return probabilities.argmax(axis=-1), probabilities, dataset.classes
