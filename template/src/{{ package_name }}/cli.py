@@ -173,10 +173,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         # A stop the user asked for is no error; its exit status still says stopped.
         asked = isinstance(error, Stopped)
         print(message if asked else f"Error: {message}", file=sys.stderr)
-        if not asked and "jax" in sys.modules:  # The run's other processes stop too.
+        if "jax" in sys.modules:  # The run's other processes stop too.
             from .parallel import leave
 
-            leave(message, getattr(error, "exit_code", 1))
+            leave("" if asked else message, getattr(error, "exit_code", 1))
         sys.exit(getattr(error, "exit_code", 1))
 
 

@@ -51,7 +51,7 @@ def join(
         initialization_timeout=timeout,
         heartbeat_timeout_seconds=10 * LOST_AFTER,  # The heartbeats below are faster.
     )
-    threading.Thread(target=_watch, daemon=True).start()
+    _watchdog.start()
 
 
 def _reach(address: str, index: int, timeout: int) -> None:
@@ -87,7 +87,7 @@ def _watch() -> None:
     """Posts this process's heartbeats; ends it when another is lost."""
     me, count, beat = jax.process_index(), jax.process_count(), 0
     heard = {p: ("", time.monotonic()) for p in range(count) if p != me}
-    while heard:
+    while heard and not _leaving.is_set():
         try:
             _client().key_value_set(f"beat/{me}", str(beat := beat + 1), True)
             beats = dict(_client().key_value_dir_get("beat/"))
@@ -105,7 +105,12 @@ def _watch() -> None:
                 heard[process] = (news, time.monotonic())
             elif time.monotonic() - since > LOST_AFTER:
                 _stop(f"Lost process {process} of {count} (silent for {LOST_AFTER} s)")
-        time.sleep(1)
+        _leaving.wait(1)
+
+
+# The heartbeat thread, ended before the interpreter is: one that exiting Python
+# stops inside JAX's C++ client aborts the process.
+_watchdog, _leaving = threading.Thread(target=_watch, daemon=True), threading.Event()
 
 
 def _stop(reason: str) -> None:
@@ -130,6 +135,8 @@ def leave(error: str = "", exit_code: int = 1) -> None:
         if error:
             time.sleep(2)
             os._exit(exit_code)
+        _leaving.set()
+        _watchdog.join()
 
 
 def primary() -> bool:
