@@ -44,13 +44,16 @@ def join(
         return
     if address and index is not None:  # JAX would abort, with a stack trace.
         _reach(address, index, timeout)
-    jax.distributed.initialize(
-        address,
-        count,
-        index,
-        initialization_timeout=timeout,
-        heartbeat_timeout_seconds=10 * LOST_AFTER,  # The heartbeats below are faster.
-    )
+    try:
+        jax.distributed.initialize(
+            address,
+            count,
+            index,
+            initialization_timeout=timeout,
+            heartbeat_timeout_seconds=10 * LOST_AFTER,  # Ours below are faster.
+        )
+    except (RuntimeError, ValueError) as error:  # Such as no address given.
+        raise UsageError(f"Cannot join the run's {count} processes: {error}") from None
     _watchdog.start()
 
 
