@@ -53,6 +53,8 @@ def measure(
     framework = importlib.import_module(f"{package}.train")
     data = importlib.import_module(f"{package}.data")
     config = dataclasses.replace(config_module.Config(), **settings)
+    parallel = importlib.import_module(f"{package}.parallel")
+    jax.set_mesh(parallel.make_mesh(1, config.batch_size, devices=1))  # `train`'s.
     dataset = data.load_dataset(config)
     size = config.batch_size
     steps = min(steps, dataset.steps_per_epoch(size))

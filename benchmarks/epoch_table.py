@@ -45,6 +45,8 @@ def measure(package: str, settings: dict[str, Any], epochs: int) -> dict[str, An
     framework = importlib.import_module(f"{package}.train")
     data = importlib.import_module(f"{package}.data")
     config = dataclasses.replace(config_module.Config(), **settings, epochs=epochs)
+    parallel = importlib.import_module(f"{package}.parallel")
+    jax.set_mesh(parallel.make_mesh(1, config.batch_size, devices=1))  # `train`'s.
     dataset = data.load_dataset(config)
     size, steps = config.batch_size, dataset.steps_per_epoch(config.batch_size)
     init_key, _, step_key = jax.random.split(jax.random.key(config.seed), 3)
