@@ -36,10 +36,15 @@ def rename(answers_file: Path, renames: dict[str, str]) -> list[str]:
             answers[new] = answers.pop(old)
             renamed.append(old)
     if renamed:
-        partial = answers_file.with_name(f".{answers_file.name}.partial")
-        partial.write_text(HEADER + yaml.safe_dump(answers, default_flow_style=False))
-        partial.replace(answers_file)
+        write(answers_file, answers)
     return renamed
+
+
+def write(answers_file: Path, answers: dict[str, object]) -> None:
+    """Replaces the answers file with `answers` at once."""
+    partial = answers_file.with_name(f".{answers_file.name}.partial")
+    partial.write_text(HEADER + yaml.safe_dump(answers, default_flow_style=False))
+    partial.replace(answers_file)
 
 
 def main(argv: list[str]) -> int:

@@ -1,3 +1,3 @@
 """jaxscaffold: start a JAX training project from a tested Copier template."""
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"

@@ -30,7 +30,7 @@ from scaffold.generate import (
 )
 
 # What `--help` shows for the value of an option, by the question's type.
-METAVARS = {"int": "N", "float": "X", "str": "TEXT"}
+METAVARS = {"int": "N", "float": "X", "str": "TEXT", "bool": "yes|no"}
 
 
 def _error(message: str) -> None:
@@ -201,20 +201,29 @@ def new(
 
 def _default_text(name: str, spec: dict[str, Any]) -> str:
     """A question's default as `--help` shows it, spelling out a computed one."""
+    if isinstance(spec.get("default"), bool):
+        return "yes" if spec["default"] else "no"
     default = str(spec.get("default", ""))
     if "{{" not in default:
         return default
     if name == "package_name":
         return "the project's name in lowercase, '-' and '.' as '_'"
-    # A default computed from one multiple-choice answer: its value for each choice.
     import jinja2.meta
 
-    source, jinja = default.strip(), jinja2.Environment()  # noqa: S701 - not HTML.
+    # Copier's filters, such as strftime, as its defaults use them.
+    jinja = jinja2.Environment(  # noqa: S701 - not HTML.
+        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"]
+    )
+    source = default.strip()
     names = jinja2.meta.find_undeclared_variables(jinja.parse(source))
+    render = jinja.from_string(source).render
     asked = [other for other in names if "choices" in questions().get(other, {})]
+    if not asked:
+        # Free answers, or none: the default with each answer named in its place.
+        return render({other: f"<{other.replace('_', ' ')}>" for other in names})
     if len(asked) != 1:
         return "computed from the other answers"
-    render = jinja.from_string(source).render
+    # A default computed from one multiple-choice answer: its value for each choice.
     values = [f"{choice} {render({asked[0]: choice})}" for choice in choices(asked[0])]
     return f"by {asked[0].replace('_', ' ')}: {', '.join(values)}"
 

@@ -16,7 +16,7 @@ import socket
 import stat
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,32 @@ ANSWERS_FILE = ".copier-answers.yml"
 STAGING_PREFIX = ".jaxscaffold-"
 # What a filesystem without hard links (FAT, some network shares) answers `link` with.
 NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
-CASTS: dict[str, type] = {"int": int, "float": float, "str": str}
-_TYPE_NAMES = {"int": "a whole number, such as 30", "float": "a number, such as 0.001"}
+_TYPE_NAMES = {
+    "int": "a whole number, such as 30",
+    "float": "a number, such as 0.001",
+    "bool": "yes or no",
+}
+# The words for yes and no that Copier's own prompt and answers files take.
+_YES_NO = {
+    **dict.fromkeys(("y", "yes", "true", "on", "1"), True),
+    **dict.fromkeys(("n", "no", "false", "off", "0"), False),
+}
+
+
+def _yes_no(text: str) -> bool:
+    """Reads a yes-or-no answer, refusing anything else (Copier takes it for yes)."""
+    try:
+        return _YES_NO[text.strip().lower()]
+    except KeyError:
+        raise ValueError(text) from None
+
+
+CASTS: dict[str, Callable[[str], Any]] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": _yes_no,
+}
 
 
 @functools.cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,9 @@ SUITE_COMBINATIONS = [
     or OTHER_OPTIMIZER_SUITES.get(answers["optimizer"])
     == (answers["framework"], answers["model_type"])
 ]
+# The default combination: its suite runs whole as the last command of the CI
+# workflow that projects get (tests/test_repository.py), not in test_generated.py.
+CI_COMBINATION = "flax-nnx-mlp-adam"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -132,3 +136,12 @@ def generated(copie_session: Copie) -> dict[str, Project]:
         )
         for answers in SUITE_COMBINATIONS
     }
+
+
+def copy_release(destination: Path) -> None:
+    """Copies into `destination` what a release of this repository is made of."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.py[co]")
+    for name in ("scaffold", "template", "migrations"):
+        shutil.copytree(REPO / name, destination / name, ignore=ignore)
+    for name in ("copier.yml", "pyproject.toml", "README.md", "hatch_build.py"):
+        shutil.copy2(REPO / name, destination / name)

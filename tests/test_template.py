@@ -28,6 +28,7 @@ SOURCE_FILES = [
     "parallel.py",
     "plot.py",
     "run.py",
+    "track.py",
     "train.py",
 ]
 TEST_FILES = [
@@ -42,7 +43,16 @@ TEST_FILES = [
     "test_parallel.py",
     "test_plot.py",
     "test_run.py",
+    "test_track.py",
     "test_train.py",
+]
+
+REPOSITORY_FILES = [
+    ".github/update.sh",
+    ".github/workflows/ci.yml",
+    ".github/workflows/update.yml",
+    ".pre-commit-config.yaml",
+    "LICENSE",
 ]
 
 
@@ -70,6 +80,9 @@ def test_every_combination_renders_the_full_layout(
     tests = sorted(p.name for p in (project.path / "tests").iterdir())
     assert tests == sorted(expected_tests)
     for name in ("pyproject.toml", "README.md", ".gitignore", ".copier-answers.yml"):
+        assert (project.path / name).is_file(), name
+    # The repository's files, on by default (tests/test_repository.py has each off).
+    for name in REPOSITORY_FILES:
         assert (project.path / name).is_file(), name
     launch = sorted(p.name for p in (project.path / "launch").iterdir())
     assert launch == ["k8s-job.yaml", "slurm.sbatch"]

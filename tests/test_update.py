@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -26,7 +25,7 @@ import yaml
 
 from scaffold import __version__
 from scaffold.history import TEMPLATE_URL, build_history, recorded_releases, tag
-from tests.conftest import REPO, run
+from tests.conftest import REPO, copy_release, run
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Ada",
@@ -40,11 +39,11 @@ NEW_LINE = (
 )
 TASK = "open('copy-task.log', 'a').write('ran' + chr(10))"
 V2_CONFIG = f"""
-license:
+funder:
   type: str
-  help: License of the project
-  choices: [MIT, Apache-2.0]
-  default: MIT
+  help: Who funds the project
+  choices: [nobody, a grant]
+  default: nobody
 
 _migrations:
   - version: v2
@@ -85,7 +84,7 @@ def make_v2(checkout: Path) -> None:
     """The changes of release v2 (see the module's docstring)."""
     edit(checkout / "template" / "README.md.jinja", OLD_LINE, NEW_LINE)
     (checkout / "template" / "NOTICE.md.jinja").write_text(
-        "{{ project_name }} is licensed under {{ license }}.\n"
+        "{{ project_name }} is funded by {{ funder }}.\n"
     )
     config = checkout / "copier.yml"
     edit(config, "\ndescription:\n", "\nsummary:\n")
@@ -101,11 +100,7 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Checkouts of the template at its releases v1 and v2, by tag."""
     root = tmp_path_factory.mktemp("releases")
     v2 = root / "jaxscaffold"
-    ignore = shutil.ignore_patterns("__pycache__", "*.py[co]")
-    for name in ("scaffold", "template", "migrations"):
-        shutil.copytree(REPO / name, v2 / name, ignore=ignore)
-    for name in ("copier.yml", "pyproject.toml", "README.md", "hatch_build.py"):
-        shutil.copy2(REPO / name, v2 / name)
+    copy_release(v2)
     set_version(v2, "1")
     git("init", "--quiet", cwd=v2)
     git("add", "--all", cwd=v2)
@@ -193,10 +188,10 @@ def test_update_brings_the_release_in_and_keeps_every_edit(
     assert readme.endswith("## My notes\n\nTrained on my laptop.\n")
     assert "# Widened by hand" in (project / "src" / "digits" / "model.py").read_text()
     assert (project / "notes.md").read_text() == "Mine.\n"
-    assert (project / "NOTICE.md").read_text() == "digits is licensed under MIT.\n"
+    assert (project / "NOTICE.md").read_text() == "digits is funded by nobody.\n"
     recorded = answers(project)
     assert recorded["_commit"] == "v2"
-    assert recorded["license"] == "MIT"
+    assert recorded["funder"] == "nobody"
     # The migration renamed the answer: the text is kept, under its new name.
     assert recorded["summary"] == "Digits, at v1"
     assert "description" not in recorded
@@ -452,7 +447,7 @@ def test_a_project_its_repository_ignores_is_refused_and_kept(
     result = jaxscaffold(releases["v2"], "update", "-d", "optimizer=sgd", cwd=project)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1, result.stderr
-    assert "git does not track .copier-answers.yml, .gitignore, README.md" in (
+    assert "git does not track .copier-answers.yml, .github/update.sh, .github/" in (
         result.stderr
     )
     assert f"({dotfiles / '.gitignore'} ignores them)" in result.stderr
@@ -655,6 +650,12 @@ def test_a_project_of_release_0_1_0_updates_with_every_edit_kept(
     assert "# Widened by hand for my experiments." in model.read_text()
     assert "flax" in model.read_text()
     assert not (project / "src" / "digits" / "loop.py").exists()
+    # A project made before 0.6.0 chose no licence, and is given none (a migration);
+    # it gets the repository files that 0.6.0 adds by default.
+    assert answers(project)["license"] == "none"
+    assert not (project / "LICENSE").exists()
+    assert "license" not in (project / "pyproject.toml").read_text()
+    assert (project / ".github" / "workflows" / "ci.yml").is_file()
 
 
 @pytest.mark.slow

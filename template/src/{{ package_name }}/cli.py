@@ -22,6 +22,7 @@ from typing import Any, Literal, NoReturn
 
 from .config import Config
 from .errors import Stopped, UsageError
+from .track import TRACKERS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--workdir", **workdir)
     train.add_argument("--data-dir", **data_dir)
     train.add_argument("--restart", action="store_true", help="delete the run first")
+    train.add_argument(
+        "--tracker",
+        action="append",
+        default=[],
+        choices=list(TRACKERS),
+        help="also log to TensorBoard or W&B (repeatable; each an extra)",
+    )
     _add_config_options(train)
     joined = train.add_argument_group(
         "processes", "launched as several (SLURM and Open MPI set these themselves)"
@@ -209,7 +217,11 @@ def _command(args: argparse.Namespace) -> None:
         )
         config = run.config_for(args.workdir, _settings(args), args.restart)
         trained = run.train(
-            config, args.workdir, restart=args.restart, data_dir=args.data_dir
+            config,
+            args.workdir,
+            restart=args.restart,
+            data_dir=args.data_dir,
+            trackers=args.tracker,
         )
         parallel.leave()
         if parallel.primary():
@@ -274,7 +286,8 @@ def _summary(workdir: Path, config: Config, trained: Any, seconds: float) -> str
         f"Test accuracy {last['test_accuracy']:.4f} after the last epoch, best "
         f"{best['test_accuracy']:.4f} after epoch {best['epoch']}.\n"
         f"Checkpoints in {workdir / 'checkpoints'}, metrics per epoch in "
-        f"{workdir / 'metrics.jsonl'}.\n"
+        f"{workdir / 'metrics.jsonl'} and per {config.log_every_steps} steps in "
+        f"{workdir / 'steps.jsonl'}.\n"
         f"Next: {name} evaluate {at}\n"
         f"      {name} plot {at}\n"
         f"      {name} train --epochs {2 * last['epoch']} {at}   # trains on"

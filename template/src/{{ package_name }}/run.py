@@ -1,7 +1,8 @@
 """A training run in its workdir: train, resume, evaluate and predict.
 
-A workdir holds `config.json`, `metrics.jsonl` (an object per epoch) and
-`checkpoints/`. An epoch is one jitted `lax.scan` over the training split on the
+A workdir holds `config.json`, `metrics.jsonl` (an object per epoch),
+`steps.jsonl` (one per `log_every_steps` steps), `checkpoints/` and what `track`
+adds. An epoch is one jitted `lax.scan` over the training split on the
 device (or, for a large one, over its batches sent from the host), cut only at
 steps that save; images stay uint8 until the step normalises them. Each step's
 data order and key follow from the seed and the step, so a resumed run computes
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,18 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm import tqdm
 
-from . import model, parallel
+from . import model, optimizer, parallel
 from . import train as framework
 from .checkpoint import CHECKPOINT_DIR, Checkpoints, rank
 from .config import Config
 from .data import IMAGE_SUFFIXES, Dataset, as_uint8, load_dataset, read_image
 from .errors import Stopped, UsageError
+from .track import TENSORBOARD_DIR, WANDB_ID_FILE, Trackers, read_log, require
 
 CONFIG_FILE, METRICS_FILE, LOCK_FILE = "config.json", "metrics.jsonl", ".lock"
+STEPS_FILE = "steps.jsonl"
+# What `train_stretch` reports every few steps to: the step, each step's metrics.
+Report = Callable[[int, dict[str, np.ndarray]], None]
 
 
 def config_for(workdir: Path, overrides: dict[str, Any], restart: bool) -> Config:
@@ -78,20 +83,24 @@ def train(
     *,
     restart: bool = False,
     data_dir: Path | None = None,
+    trackers: Sequence[str] = (),
 ) -> Trained:
     """Trains in `workdir`, resuming (or extending to more epochs) its run.
 
-    The dataset is read from (or downloaded into) `data_dir`, by default the cache.
+    The dataset is read from (or downloaded into) `data_dir`, by default the cache;
+    metrics go to `trackers` too (names in `track.TRACKERS`).
 
     Raises:
       UsageError: if the workdir is in use or holds a run of other settings, or the
         loss stops being finite; `Stopped` if a signal stopped the run.
     """
+    require(trackers)
     with jax.set_mesh(_mesh(config)), _locked(workdir):
         if restart and parallel.primary():
-            for name in (CONFIG_FILE, METRICS_FILE):
+            for name in (CONFIG_FILE, METRICS_FILE, STEPS_FILE, WANDB_ID_FILE):
                 (workdir / name).unlink(missing_ok=True)
-            shutil.rmtree(workdir / CHECKPOINT_DIR, ignore_errors=True)
+            for name in (CHECKPOINT_DIR, TENSORBOARD_DIR):
+                shutil.rmtree(workdir / name, ignore_errors=True)
         parallel.barrier("restarted")
         if (workdir / CONFIG_FILE).exists():
             old, new = _resumable(read_config(workdir)), _resumable(config)
@@ -111,7 +120,7 @@ def train(
         if parallel.primary():
             print(parallel.describe(), file=sys.stderr, flush=True)
         with Checkpoints(workdir, config.keep_checkpoints) as checkpoints:
-            return _fit(config, workdir, dataset, checkpoints)
+            return _fit(config, workdir, dataset, checkpoints, trackers)
 
 
 def _resumable(config: Config) -> dict[str, Any]:
@@ -121,12 +130,16 @@ def _resumable(config: Config) -> dict[str, Any]:
     from where the run is), and where the data and state are kept, which changes
     results only by the order of float sums.
     """
-    changeable = ("epochs", "device_data_mb", "fsdp")
+    changeable = ("epochs", "device_data_mb", "fsdp", "log_every_steps")
     return {k: v for k, v in config.to_dict().items() if k not in changeable}
 
 
 def _fit(
-    config: Config, workdir: Path, dataset: Dataset, checkpoints: Checkpoints
+    config: Config,
+    workdir: Path,
+    dataset: Dataset,
+    checkpoints: Checkpoints,
+    trackers: Sequence[str],
 ) -> Trained:
     """Trains from the latest checkpoint (or the start) to the end of the run."""
     steps = dataset.steps_per_epoch(config.batch_size)
@@ -146,6 +159,8 @@ def _fit(
         target["state"] = create(init_key)
     _write(workdir / CONFIG_FILE, config.to_dict())
     _write(workdir / METRICS_FILE, history)
+    logged = read_log(workdir / STEPS_FILE)  # Those after `step` come again.
+    _write(workdir / STEPS_FILE, [r for r in logged if r["step"] <= step])
     if step == total:
         return Trained(history, 0)
     arrays, data = on_device(target), training_data(config, dataset)
@@ -158,28 +173,51 @@ def _fit(
     best: tuple[int, Any, list[dict[str, Any]]] | None = None
     top = max(map(rank, history), default=None)
     bar = tqdm(total=total, initial=step, disable=not parallel.primary())
-    with _stop_on_signals(stopped), bar:
+    names = trackers if parallel.primary() else ()  # Process 0 logs for all.
+    tracker = Trackers(names, workdir, config.to_dict(), step)
+    rates, clock = optimizer.learning_rates(config, steps), time.perf_counter()
+
+    def report(at: int, metrics: dict[str, np.ndarray]) -> None:
+        """Logs the steps up to `at`, run since `clock`."""
+        nonlocal clock
+        count, seconds = metrics["count"].sum(), time.perf_counter() - clock
+        logged = {
+            "train_loss": float(metrics["loss"].sum() / count),
+            "train_accuracy": float(metrics["accuracy"].sum() / count),
+            "learning_rate": float(rates[at - 1]),
+            "grad_norm": float(metrics["grad_norm"].mean()),
+            "examples_per_second": round(float(count) / seconds, 1),
+        }
+        if parallel.primary():
+            with (workdir / STEPS_FILE).open("a") as file:
+                file.write(json.dumps({"step": at, **logged}) + "\n")
+        tracker.log(at, logged)
+        bar.update(len(metrics["count"]))
+        clock = time.perf_counter()
+
+    with _stop_on_signals(stopped), bar, tracker:
         # Compiled before the clock starts, so the epochs' times and the bar's
         # estimate are of training alone.
         first = _stretch_end(step, steps, every) - step % steps
-        zeros = np.zeros((program_size(config, data, first), config.batch_size))
-        programs = feed(data, zeros.astype(np.int32))
-        train_steps.lower(
-            arrays, *programs, 0, step_key, config=config, augment=augment
-        ).compile()
+        size = min(program_size(config, data, first), config.log_every_steps)
+        for length in {size, first % size or size}:
+            zeros = np.zeros((length, config.batch_size), np.int32)
+            train_steps.lower(
+                arrays, *feed(data, zeros), 0, step_key, config=config, augment=augment
+            ).compile()
         test = next(
             _batches(dataset.test_images, dataset.test_labels, config.batch_size)
         )
         _eval_step.lower(arrays["state"], *_placed(test, _stats(dataset))).compile()
         parallel.barrier("compiled")  # Processes that compiled longer catch up.
         bar.unpause()
-        started = last_save = time.perf_counter()
+        started = last_save = clock = time.perf_counter()
         while step < total:
             epoch, within = divmod(step, steps)
             end = _stretch_end(step, steps, every)
             order = _order(config, epoch, len(dataset.train_labels))[within:end]
             arrays, losses = train_stretch(
-                config, arrays, data, order, step, step_key, augment
+                config, arrays, data, order, step, step_key, augment, report
             )
             if not np.isfinite(losses).all():
                 bad = step + int(np.argmin(np.isfinite(losses))) + 1
@@ -188,7 +226,6 @@ def _fit(
                     f"training stopped; {checkpoints.describe_latest()}. Try a lower "
                     "learning rate, with --restart."
                 )
-            bar.update(len(losses))
             step, save = step + len(losses), False
             if step % steps == 0:
                 test = _evaluate(config, arrays["state"], dataset)
@@ -197,16 +234,19 @@ def _fit(
                     "step": step,
                     **_means("train", arrays["sums"]),
                     **_means("test", test),
+                    "learning_rate": float(rates[step - 1]),
                     "seconds": round(time.perf_counter() - started, 3),
                 }
                 history.append(metrics)
                 _write(workdir / METRICS_FILE, history)
+                tested = {k: v for k, v in metrics.items() if k.startswith("test_")}
+                tracker.log(step, {"epoch": epoch + 1, **tested})
                 bar.set_postfix(test_accuracy=f"{metrics['test_accuracy']:.4f}")
                 arrays["sums"] = on_device(jax.tree.map(jnp.zeros_like, arrays["sums"]))
                 if top is None or rank(metrics) > top:
                     top = rank(metrics)
                     best = (step, jax.tree.map(jnp.copy, arrays), [*history])
-                started = time.perf_counter()
+                started = clock = time.perf_counter()
                 save = epochs > 0 and (epoch + 1) % epochs == 0
                 save = save or (minutes > 0 and started - last_save >= 60 * minutes)
             save, stop = parallel.agree(save, bool(stopped))  # As one, or deadlock.
@@ -215,6 +255,7 @@ def _fit(
                     _save(checkpoints, config, dataset, *best)
                 # A copy: Orbax writes it in the background, while the run goes on.
                 _save(checkpoints, config, dataset, step, arrays, [*history])
+                tracker.flush()  # What the checkpoint holds is logged.
                 best, last_save = None, time.perf_counter()
             if stop and step < total:
                 signum = stopped[0] if stopped else signal.SIGTERM  # Another's.
@@ -361,14 +402,14 @@ def train_steps(
     *,
     config: Config,
     augment: bool,
-) -> tuple[dict[str, Any], jax.Array]:
+) -> tuple[dict[str, Any], dict[str, jax.Array]]:
     """A train step per row of `order_SxB` (indices into `data`), in one scan.
 
     Without an order, a step per batch of `data`. Adds each step's metrics to the
-    running sums; returns each step's mean loss.
+    running sums, and returns them too (and each step's `grad_norm`).
     """
 
-    def step(arrays: dict[str, Any], inputs: Any) -> tuple[dict[str, Any], jax.Array]:
+    def step(arrays: dict[str, Any], inputs: Any) -> tuple[dict[str, Any], Any]:
         index, indices = inputs
         key = jax.random.fold_in(step_key, first_step + index)
         rows = index if indices is None else indices
@@ -382,8 +423,8 @@ def train_steps(
         batch = (normalize(images, data["stats"]), labels)
         state, metrics = framework.train_step(arrays["state"], batch, key, config)
         state = jax.lax.with_sharding_constraint(state, parallel.state_specs(state))
-        sums = jax.tree.map(jnp.add, arrays["sums"], metrics)
-        return {"state": state, "sums": sums}, metrics["loss"] / metrics["count"]
+        sums = {name: total + metrics[name] for name, total in arrays["sums"].items()}
+        return {"state": state, "sums": sums}, metrics
 
     steps = len(data["labels"]) if order_SxB is None else len(order_SxB)
     inputs = (jnp.arange(steps), order_SxB)  # Four steps an iteration,
@@ -412,20 +453,39 @@ def train_stretch(
     step: int,
     key: jax.Array,
     augment: bool,
+    report: Report = lambda step, metrics: None,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """`train_steps` over a stretch, in programs of `program_size`; the losses.
 
-    Fed from the host, the next program's batches are gathered while the device
-    runs the last (JAX dispatches asynchronously).
+    Each `log_every_steps` steps or so, and at the end, `report` gets the step and
+    the metrics of each step since, fetched while the device runs the next program
+    (JAX dispatches asynchronously), as the next batches are gathered from the host.
     """
-    losses, size = [], program_size(config, data, len(order_SxB))
+    size = min(program_size(config, data, len(order_SxB)), config.log_every_steps)
+    losses, window, pending, reported = [], [], None, 0
     for start in range(0, len(order_SxB), size):
-        program = feed(data, order_SxB[start : start + size])
-        arrays, loss = train_steps(
+        stop = min(start + size, len(order_SxB))
+        program = feed(data, order_SxB[start:stop])
+        arrays, metrics = train_steps(
             arrays, *program, step + start, key, config=config, augment=augment
         )
-        losses.append(loss)
-    return arrays, np.concatenate(jax.device_get(losses))
+        window.append(metrics)
+        if pending:
+            losses.append(_fetch(*pending, report))
+            pending = None
+        if stop - reported >= config.log_every_steps or stop == len(order_SxB):
+            pending, window, reported = (step + stop, window), [], stop
+    if pending:
+        losses.append(_fetch(*pending, report))
+    return arrays, np.concatenate(losses)
+
+
+def _fetch(step: int, window: list[dict[str, jax.Array]], report: Report) -> np.ndarray:
+    """Reports the window of steps up to `step` from the device; their losses."""
+    programs = jax.device_get(window)
+    metrics = {k: np.concatenate([m[k] for m in programs]) for k in programs[0]}
+    report(step, metrics)
+    return metrics["loss"] / metrics["count"]
 
 
 def _target(config: Config, dataset: Dataset) -> tuple[Any, dict[str, Any]]:
@@ -452,6 +512,7 @@ def zero_sums(config: Config, state: Any, dataset: Dataset) -> Any:
     )
     step = functools.partial(framework.train_step, config=config)
     _, metrics = jax.eval_shape(step, state, batch, jax.random.key(0))
+    metrics.pop("grad_norm")  # A step's, not a sum over examples.
     return jax.tree.map(lambda m: jnp.zeros(m.shape, m.dtype), metrics)
 
 

@@ -117,6 +117,7 @@ def train_step(
     (_, (metrics, model_state)), grads = grad_fn(model)
     updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
     params = eqx.apply_updates(state.params, updates)
+    metrics["grad_norm"] = optax.tree.norm(grads)  # The step's, not a sum.
     return eqx.tree_at(
         lambda s: (s.params, s.model_state, s.opt_state),
         state,

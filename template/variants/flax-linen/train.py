@@ -86,6 +86,7 @@ def train_step(
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
     (_, (metrics, batch_stats)), grads = grad_fn(state.params)
+    metrics["grad_norm"] = optax.tree.norm(grads)  # The step's, not a sum.
     return state.apply_gradients(grads=grads, batch_stats=batch_stats), metrics
 
 

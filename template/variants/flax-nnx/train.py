@@ -76,6 +76,7 @@ def train_step(
 
     (_, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
     optimizer.update(model, grads)
+    metrics["grad_norm"] = optax.tree.norm(grads)  # The step's, not a sum.
     return state.replace(arrays=nnx.state((model, optimizer))), metrics
 
 
