@@ -32,7 +32,6 @@ from tests.conftest import (
     CI_COMBINATION,
     Project,
     combination_id,
-    copy_release,
     render,
     run,
 )
@@ -40,6 +39,7 @@ from tests.test_update import (
     GIT_IDENTITY,
     NEW_LINE,
     OLD_LINE,
+    build_releases,
     edit,
     git,
     jaxscaffold,
@@ -443,21 +443,12 @@ def test_the_update_workflow_installs_the_newest_release(
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Checkouts of this template as release v1, and of v2, which rewords a line."""
-    root = tmp_path_factory.mktemp("releases")
-    v2 = root / "jaxscaffold"
-    copy_release(v2)
-    set_version(v2, "1")
-    git("init", "--quiet", cwd=v2)
-    git("add", "--all", cwd=v2)
-    git("commit", "--quiet", "-m", "Release 1", cwd=v2)
-    git("tag", "v1", cwd=v2)
-    edit(v2 / "template" / "README.md.jinja", OLD_LINE, NEW_LINE)
-    set_version(v2, "2")
-    git("commit", "--quiet", "--all", "-m", "Release 2", cwd=v2)
-    git("tag", "v2", cwd=v2)
-    v1 = root / "jaxscaffold-v1"
-    git("worktree", "add", "--quiet", "--detach", str(v1), "v1", cwd=v2)
-    return {"v1": v1, "v2": v2}
+
+    def reword(checkout: Path) -> None:
+        edit(checkout / "template" / "README.md.jinja", OLD_LINE, NEW_LINE)
+        set_version(checkout, "2")
+
+    return build_releases(tmp_path_factory.mktemp("releases"), reword)
 
 
 class Remote:

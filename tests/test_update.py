@@ -17,6 +17,7 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +96,9 @@ def make_v2(checkout: Path) -> None:
     set_version(checkout, "2")
 
 
-@pytest.fixture(scope="module")
-def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Checkouts of the template at its releases v1 and v2, by tag."""
-    root = tmp_path_factory.mktemp("releases")
+def build_releases(root: Path, change: Callable[[Path], None]) -> dict[str, Path]:
+    """Checkouts under `root` of this template as release v1, and as v2 after
+    `change` (which also sets the version), by tag."""
     v2 = root / "jaxscaffold"
     copy_release(v2)
     set_version(v2, "1")
@@ -106,13 +106,19 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     git("add", "--all", cwd=v2)
     git("commit", "--quiet", "-m", "Release 1", cwd=v2)
     git("tag", "v1", cwd=v2)
-    make_v2(v2)
+    change(v2)
     git("add", "--all", cwd=v2)
     git("commit", "--quiet", "-m", "Release 2", cwd=v2)
     git("tag", "v2", cwd=v2)
     v1 = root / "jaxscaffold-v1"
     git("worktree", "add", "--quiet", "--detach", str(v1), "v1", cwd=v2)
     return {"v1": v1, "v2": v2}
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Checkouts of the template at its releases v1 and v2, by tag."""
+    return build_releases(tmp_path_factory.mktemp("releases"), make_v2)
 
 
 def jaxscaffold(

@@ -173,9 +173,9 @@ def _fit(
     best: tuple[int, Any, list[dict[str, Any]]] | None = None
     top = max(map(rank, history), default=None)
     bar = tqdm(total=total, initial=step, disable=not parallel.primary())
+    rates, clock = optimizer.learning_rates(config, steps), time.perf_counter()
     names = trackers if parallel.primary() else ()  # Process 0 logs for all.
     tracker = Trackers(names, workdir, config.to_dict(), step)
-    rates, clock = optimizer.learning_rates(config, steps), time.perf_counter()
 
     def report(at: int, metrics: dict[str, np.ndarray]) -> None:
         """Logs the steps up to `at`, run since `clock`."""
@@ -199,7 +199,7 @@ def _fit(
         # Compiled before the clock starts, so the epochs' times and the bar's
         # estimate are of training alone.
         first = _stretch_end(step, steps, every) - step % steps
-        size = min(program_size(config, data, first), config.log_every_steps)
+        size = program_size(config, data, first)
         for length in {size, first % size or size}:
             zeros = np.zeros((length, config.batch_size), np.int32)
             train_steps.lower(
@@ -434,7 +434,8 @@ def train_steps(
 def program_size(config: Config, data: dict[str, Any], stretch: int) -> int:
     """Steps per program: a whole stretch, or on the CPU the model's number if any.
 
-    From the host, batches of at most a quarter of `config.device_data_mb`.
+    At most `config.log_every_steps`, whose metrics then come a program behind; from
+    the host, batches of at most a quarter of `config.device_data_mb`.
     """
     size = stretch
     if jax.default_backend() == "cpu":
@@ -442,7 +443,7 @@ def program_size(config: Config, data: dict[str, Any], stretch: int) -> int:
     if isinstance(data["images"], np.ndarray):
         batch_bytes = config.batch_size * data["images"][0].nbytes
         size = min(size, config.device_data_mb * 2**20 // (4 * batch_bytes))
-    return max(1, size)
+    return max(1, min(size, config.log_every_steps))
 
 
 def train_stretch(
@@ -461,7 +462,7 @@ def train_stretch(
     the metrics of each step since, fetched while the device runs the next program
     (JAX dispatches asynchronously), as the next batches are gathered from the host.
     """
-    size = min(program_size(config, data, len(order_SxB)), config.log_every_steps)
+    size = program_size(config, data, len(order_SxB))
     losses, window, pending, reported = [], [], None, 0
     for start in range(0, len(order_SxB), size):
         stop = min(start + size, len(order_SxB))
